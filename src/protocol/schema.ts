@@ -312,6 +312,8 @@ function compileDecode(type: Type<unknown, unknown>, version: number, flexible: 
     }
     case 'struct': {
       const fields = type.fields!
+      // a nullable struct carries a presence byte: -1 for null, 1 before the struct itself
+      if (nullable) return (r) => (r.int8() < 0 ? null : structCodec(fields, version, flexible).decode(r))
       return (r) => structCodec(fields, version, flexible).decode(r)
     }
   }
@@ -369,6 +371,13 @@ function compileEncode(type: Type<unknown, unknown>, version: number, flexible: 
     }
     case 'struct': {
       const fields = type.fields!
+      if (nullable) {
+        return (w, x) => {
+          if (x === null || x === undefined) { w.int8(-1); return }
+          w.int8(1)
+          structCodec(fields, version, flexible).encode(w, x)
+        }
+      }
       return (w, x) => structCodec(fields, version, flexible).encode(w, x)
     }
   }
