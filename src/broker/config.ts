@@ -1,0 +1,86 @@
+// Broker configuration: every setting, its default, and where it may come from. Precedence:
+// command-line flag > environment variable (FJORD_<NAME>, dots as underscores) > default.
+// Settings use Kafka's broker property names so operators can carry their server.properties over.
+
+export interface BrokerSettingDef {
+  name: string
+  default: string
+  doc: string
+}
+
+export const brokerSettingDefs: BrokerSettingDef[] = [
+  { name: 'broker.id', default: '0', doc: 'This broker\'s id.' },
+  { name: 'listeners', default: '127.0.0.1:9092', doc: 'host:port to listen on; port 0 picks a free port.' },
+  { name: 'advertised.listeners', default: '', doc: 'host:port given to clients in Metadata; defaults to the bound listener.' },
+  { name: 'log.dirs', default: './data', doc: 'Directory holding the partition logs and the cluster metadata.' },
+  { name: 'broker.rack', default: '', doc: 'Rack (availability zone) of this broker, reported in Metadata.' },
+  { name: 'auto.create.topics.enable', default: 'true', doc: 'Create a topic when a client asks for its metadata or produces to it.' },
+  { name: 'num.partitions', default: '1', doc: 'Partitions of an auto-created topic, and of CreateTopics with -1.' },
+  { name: 'default.replication.factor', default: '1', doc: 'Replication factor of auto-created topics, and of CreateTopics with -1.' },
+  { name: 'delete.topic.enable', default: 'true', doc: 'Whether DeleteTopics is allowed.' },
+  { name: 'socket.request.max.bytes', default: '104857600', doc: 'Largest request frame accepted; bigger frames close the connection.' },
+  { name: 'queued.max.requests.per.connection', default: '64', doc: 'Requests in flight on one connection before it stops reading.' },
+  { name: 'message.max.bytes', default: '1048588', doc: 'Default max.message.bytes of topics.' },
+  { name: 'log.retention.ms', default: '604800000', doc: 'Default retention.ms of topics.' },
+  { name: 'log.retention.bytes', default: '-1', doc: 'Default retention.bytes of topics.' },
+  { name: 'log.segment.bytes', default: '1073741824', doc: 'Default segment.bytes of topics.' },
+  { name: 'log.roll.ms', default: '604800000', doc: 'Default segment.ms of topics.' },
+  { name: 'log.cleanup.policy', default: 'delete', doc: 'Default cleanup.policy of topics.' },
+  { name: 'log.flush.interval.messages', default: '9223372036854775807', doc: 'Default flush.messages of topics (fsync every N messages).' },
+  { name: 'log.flush.interval.ms', default: '9223372036854775807', doc: 'Default flush.ms of topics.' },
+  { name: 'log.retention.check.interval.ms', default: '300000', doc: 'How often retention is applied.' },
+  { name: 'log.cleaner.backoff.ms', default: '15000', doc: 'How often the compaction cleaner looks for work.' },
+  { name: 'fetch.max.bytes', default: '57671680', doc: 'Upper bound of one Fetch response.' },
+  { name: 'max.incremental.fetch.session.cache.slots', default: '1000', doc: 'Incremental fetch sessions kept (KIP-227).' },
+  { name: 'cluster.id', default: '', doc: 'Cluster id; generated and stored on first start when empty.' },
+]
+
+const known = new Map(brokerSettingDefs.map((d) => [d.name, d]))
+
+export type BrokerSettings = Record<string, string>
+
+export function envName(setting: string): string {
+  return `FJORD_${setting.toUpperCase().replace(/[.-]/g, '_')}`
+}
+
+/**
+ * Resolves settings from defaults, the environment and explicit overrides. Unknown keys are kept
+ * (topic-default synonyms such as log.cleaner.delete.retention.ms are read by the config table)
+ * but keys that look like typos of known ones are not guessed at.
+ */
+export function resolveSettings(overrides: BrokerSettings, env: NodeJS.ProcessEnv = process.env): BrokerSettings {
+  const out: BrokerSettings = {}
+  for (const d of brokerSettingDefs) out[d.name] = env[envName(d.name)] ?? d.default
+  for (const [k, v] of Object.entries(overrides)) out[k] = v
+  return out
+}
+
+export function isKnownSetting(name: string): boolean {
+  return known.has(name)
+}
+
+export interface ListenAddress {
+  host: string
+  port: number
+}
+
+export function parseListener(value: string): ListenAddress {
+  const v = value.replace(/^[A-Z_]+:\/\//, '') // accept PLAINTEXT://host:port
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(v)
+  if (!m) throw new Error(`invalid listener '${value}': expected host:port`)
+  const port = Number(m[2])
+  if (port > 65535) throw new Error(`invalid listener '${value}': port out of range`)
+  return { host: m[1] || '0.0.0.0', port }
+}
+
+export function intSetting(settings: BrokerSettings, name: string): number {
+  const v = Number(settings[name])
+  if (!Number.isFinite(v)) throw new Error(`setting ${name}=${settings[name]} is not a number`)
+  return v
+}
+
+export function boolSetting(settings: BrokerSettings, name: string): boolean {
+  const v = settings[name]
+  if (v !== 'true' && v !== 'false') throw new Error(`setting ${name}=${v} must be true or false`)
+  return v === 'true'
+}

@@ -1,0 +1,42 @@
+// ListOffsets: the earliest (-2), latest (-1) or max-timestamp (-3) offset of a partition, or
+// the first offset whose timestamp is at or after a given time. v0 answers in its old shape.
+
+import { Apis } from '../../protocol/apis.js'
+import { ErrorCode, KafkaError } from '../../protocol/errors.js'
+import { defineHandler } from '../registry.js'
+
+const LATEST = -1
+const EARLIEST = -2
+const MAX_TIMESTAMP = -3
+
+export const listOffsetsHandler = defineHandler(Apis.ListOffsets, async (ctx, req) => {
+  const { broker, version } = ctx
+  const topics = []
+  for (const t of req.topics) {
+    const partitions = []
+    for (const p of t.partitions) {
+      const out = { partitionIndex: p.partitionIndex, errorCode: 0, oldStyleOffsets: [] as number[], timestamp: -1, offset: -1, leaderEpoch: -1 }
+      const log = broker.partition(t.name, p.partitionIndex)
+      try {
+        if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        out.leaderEpoch = 0
+        if (p.timestamp === LATEST) out.offset = log.highWatermark
+        else if (p.timestamp === EARLIEST) out.offset = log.logStartOffset
+        else if (p.timestamp === MAX_TIMESTAMP) {
+          const e = log.maxTimestampEntry()
+          if (e) { out.offset = e.offset; out.timestamp = e.timestamp }
+        } else if (p.timestamp >= 0) {
+          const e = await log.offsetForTimestamp(p.timestamp)
+          if (e) { out.offset = e.offset; out.timestamp = e.timestamp }
+        } else throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown special timestamp ${p.timestamp}`)
+        if (version === 0) out.oldStyleOffsets = out.offset >= 0 ? [out.offset] : []
+      } catch (err) {
+        if (!(err instanceof KafkaError)) throw err
+        out.errorCode = err.code
+      }
+      partitions.push(out)
+    }
+    topics.push({ name: t.name, partitions })
+  }
+  return { throttleTimeMs: 0, topics }
+})

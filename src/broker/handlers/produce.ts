@@ -1,0 +1,86 @@
+// Produce: validate each record batch, assign offsets, append, and answer when the write is
+// done (acks=1/all; on one broker the ISR is the leader itself) or not at all (acks=0).
+// Work is per batch: the record bytes are validated in place and stored exactly as received.
+
+import { Apis } from '../../protocol/apis.js'
+import { ErrorCode, KafkaError } from '../../protocol/errors.js'
+import { BatchOffset } from '../../protocol/record-batch.js'
+import { assignOffsets, splitBatches, validateBatch } from '../../protocol/records.js'
+import { NO_RESPONSE, defineHandler, type RequestContext } from '../registry.js'
+
+interface PartitionResult {
+  index: number
+  errorCode: number
+  baseOffset: number
+  logAppendTimeMs: number
+  logStartOffset: number
+  errorMessage: string | null
+}
+
+async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, acks: number): Promise<PartitionResult> {
+  const { broker } = ctx
+  const result: PartitionResult = { index, errorCode: 0, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage: null }
+  const log = broker.partition(topic, index)
+  try {
+    if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    if (records === null || records.length === 0) throw new KafkaError(ErrorCode.INVALID_RECORD, 'Produce request has no record batches')
+    const settings = broker.topicSettings(topic)
+    const now = Date.now()
+    const batches = splitBatches(records)
+    for (const batch of batches) {
+      validateBatch(batch, {
+        maxMessageBytes: settings.maxMessageBytes,
+        timestampType: settings.logAppendTime ? 'LogAppendTime' : 'CreateTime',
+        now,
+        timestampBeforeMaxMs: settings.timestampBeforeMaxMs,
+        timestampAfterMaxMs: settings.timestampAfterMaxMs,
+        compactedTopic: settings.compacted,
+      })
+      if (settings.logAppendTime) assignOffsets(batch, 0, { logAppendTime: now, partitionLeaderEpoch: 0 })
+      else batch.writeInt32BE(0, BatchOffset.partitionLeaderEpoch)
+    }
+    const appended = log.append(batches, settings.logAppendTime ? { logAppendTime: now } : undefined)
+    result.baseOffset = appended.baseOffset
+    result.logAppendTimeMs = settings.logAppendTime ? now : -1
+    if (acks !== 0) await appended.done
+    else appended.done.catch((err) => broker.log.warn({ err, topic, partition: index }, 'acks=0 append failed'))
+    result.logStartOffset = log.logStartOffset
+  } catch (err) {
+    if (!(err instanceof KafkaError)) throw err
+    result.errorCode = err.code
+    result.errorMessage = err.message
+    result.baseOffset = -1
+  }
+  return result
+}
+
+export const produceHandler = defineHandler(Apis.Produce, async (ctx, req) => {
+  const { broker } = ctx
+  if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) {
+    return {
+      responses: req.topicData.map((t) => ({
+        name: t.name,
+        partitionResponses: t.partitionData.map((p) => ({ index: p.index, errorCode: ErrorCode.INVALID_REQUIRED_ACKS.code })),
+      })),
+    }
+  }
+  if (req.transactionalId !== null) {
+    // Transactions arrive with the transaction coordinator; until then refuse them plainly.
+    const code = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code
+    return { responses: req.topicData.map((t) => ({ name: t.name, partitionResponses: t.partitionData.map((p) => ({ index: p.index, errorCode: code })) })) }
+  }
+  // Only await when there is something to create: pipelined produces must start in arrival order.
+  const missing = req.topicData.map((t) => t.name).filter((n) => !broker.metadata.topic(n))
+  if (missing.length > 0) await broker.autoCreate(missing)
+  // Start every partition's append now, in request order, then wait for them together.
+  const responses = req.topicData.map((t) => ({
+    name: t.name,
+    partitionResponses: t.partitionData.map((p) => producePartition(ctx, t.name, p.index, p.records, req.acks)),
+  }))
+  const settled = await Promise.all(responses.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitionResponses) })))
+  req.topicData.forEach((t, i) => t.partitionData.forEach((p, j) => {
+    if (settled[i]!.partitionResponses[j]!.errorCode === 0) broker.notifyAppend(t.name, p.index, p.records?.length ?? 0)
+  }))
+  if (req.acks === 0) return NO_RESPONSE
+  return { responses: settled, throttleTimeMs: 0 }
+})

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// The `fjord` command. Today: `fjord broker` runs one broker (the embedded default).
+
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { pino } from 'pino'
+import { Broker } from '../broker/broker.js'
+import { brokerSettingDefs, envName, resolveSettings, type BrokerSettings } from '../broker/config.js'
+
+const USAGE = `Usage: fjord broker [options]
+
+Runs one Kafka-compatible broker.
+
+Options:
+  --listen HOST:PORT     address to listen on (listeners; default 127.0.0.1:9092; port 0 picks one)
+  --data-dir DIR         where logs and metadata live (log.dirs; default ./data)
+  --broker-id N          this broker's id (broker.id; default 0)
+  --config FILE          a server.properties file (key=value lines)
+  --set KEY=VALUE        any broker setting; repeatable
+  --log-level LEVEL      trace, debug, info, warn, error (default info; env FJORD_LOG_LEVEL)
+  -h, --help             this help
+
+Every setting can also come from the environment as FJORD_<NAME> (for example
+FJORD_LOG_DIRS=/var/lib/fjord). Precedence: --set/flags > --config file > environment > default.
+
+Settings:
+${brokerSettingDefs.map((d) => `  ${d.name.padEnd(44)} ${d.default === '' ? '(none)' : d.default}\n      ${d.doc} [${envName(d.name)}]`).join('\n')}
+`
+
+function parseProperties(text: string): BrokerSettings {
+  const out: BrokerSettings = {}
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (!line || line.startsWith('#') || line.startsWith('!')) continue
+    const i = line.search(/[=:]/)
+    if (i < 0) throw new Error(`bad line in config file: ${line}`)
+    out[line.slice(0, i).trim()] = line.slice(i + 1).trim()
+  }
+  return out
+}
+
+async function runBroker(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      listen: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'broker-id': { type: 'string' },
+      config: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return
+  }
+  const overrides: BrokerSettings = values.config ? parseProperties(readFileSync(values.config, 'utf8')) : {}
+  for (const kv of values.set ?? []) {
+    const i = kv.indexOf('=')
+    if (i <= 0) throw new Error(`--set expects KEY=VALUE, got '${kv}'`)
+    overrides[kv.slice(0, i)] = kv.slice(i + 1)
+  }
+  if (values.listen) overrides['listeners'] = values.listen
+  if (values['data-dir']) overrides['log.dirs'] = values['data-dir']
+  if (values['broker-id']) overrides['broker.id'] = values['broker-id']
+  const settings = resolveSettings(overrides)
+
+  const log = pino(
+    { level: values['log-level'] ?? process.env.FJORD_LOG_LEVEL ?? 'info', base: { broker: settings['broker.id'] } },
+    pino.destination(2),
+  )
+  const started = performance.now()
+  const broker = await Broker.open(settings, log)
+  await broker.listen()
+  const ms = (performance.now() - started).toFixed(0)
+  process.stdout.write(`Fjord broker ${broker.brokerId} ready: bootstrap ${broker.bootstrap} (data in ${broker.dataDir}, started in ${ms} ms)\n`)
+
+  let stopping = false
+  const shutdown = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    broker.close().then(
+      () => { log.flush(); process.exit(0) },
+      (err) => { log.error({ err }, 'unclean shutdown'); process.exit(1) },
+    )
+  }
+  process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2)
+  switch (command) {
+    case 'broker':
+      return runBroker(rest)
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE)
+      return
+    default:
+      process.stderr.write(`fjord: unknown command '${command}'\n\n${USAGE}`)
+      process.exitCode = 2
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fjord: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})
