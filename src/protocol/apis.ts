@@ -19,6 +19,19 @@ import { DescribeClusterRequest, DescribeClusterResponse } from './messages/desc
 import { DescribeLogDirsRequest, DescribeLogDirsResponse } from './messages/describe-log-dirs.js'
 import { SaslHandshakeRequest, SaslHandshakeResponse } from './messages/sasl-handshake.js'
 import { InitProducerIdRequest, InitProducerIdResponse } from './messages/init-producer-id.js'
+import { FindCoordinatorRequest, FindCoordinatorResponse } from './messages/find-coordinator.js'
+import { JoinGroupRequest, JoinGroupResponse } from './messages/join-group.js'
+import { HeartbeatRequest, HeartbeatResponse } from './messages/heartbeat.js'
+import { LeaveGroupRequest, LeaveGroupResponse } from './messages/leave-group.js'
+import { SyncGroupRequest, SyncGroupResponse } from './messages/sync-group.js'
+import { DescribeGroupsRequest, DescribeGroupsResponse } from './messages/describe-groups.js'
+import { ListGroupsRequest, ListGroupsResponse } from './messages/list-groups.js'
+import { OffsetCommitRequest, OffsetCommitResponse } from './messages/offset-commit.js'
+import { OffsetFetchRequest, OffsetFetchResponse } from './messages/offset-fetch.js'
+import { DeleteGroupsRequest, DeleteGroupsResponse } from './messages/delete-groups.js'
+import { OffsetDeleteRequest, OffsetDeleteResponse } from './messages/offset-delete.js'
+import { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './messages/consumer-group-heartbeat.js'
+import { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './messages/consumer-group-describe.js'
 
 export interface Api<Q extends Fields = Fields, S extends Fields = Fields> {
   key: number
@@ -50,6 +63,19 @@ export const Apis = {
   DescribeLogDirs: api('DescribeLogDirs', DescribeLogDirsRequest, DescribeLogDirsResponse),
   SaslHandshake: api('SaslHandshake', SaslHandshakeRequest, SaslHandshakeResponse),
   InitProducerId: api('InitProducerId', InitProducerIdRequest, InitProducerIdResponse),
+  FindCoordinator: api('FindCoordinator', FindCoordinatorRequest, FindCoordinatorResponse),
+  JoinGroup: api('JoinGroup', JoinGroupRequest, JoinGroupResponse),
+  Heartbeat: api('Heartbeat', HeartbeatRequest, HeartbeatResponse),
+  LeaveGroup: api('LeaveGroup', LeaveGroupRequest, LeaveGroupResponse),
+  SyncGroup: api('SyncGroup', SyncGroupRequest, SyncGroupResponse),
+  DescribeGroups: api('DescribeGroups', DescribeGroupsRequest, DescribeGroupsResponse),
+  ListGroups: api('ListGroups', ListGroupsRequest, ListGroupsResponse),
+  OffsetCommit: api('OffsetCommit', OffsetCommitRequest, OffsetCommitResponse),
+  OffsetFetch: api('OffsetFetch', OffsetFetchRequest, OffsetFetchResponse),
+  DeleteGroups: api('DeleteGroups', DeleteGroupsRequest, DeleteGroupsResponse),
+  OffsetDelete: api('OffsetDelete', OffsetDeleteRequest, OffsetDeleteResponse),
+  ConsumerGroupHeartbeat: api('ConsumerGroupHeartbeat', ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
+  ConsumerGroupDescribe: api('ConsumerGroupDescribe', ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse),
 } as const
 
 export type ApiName = keyof typeof Apis
