@@ -32,6 +32,18 @@ import { DeleteGroupsRequest, DeleteGroupsResponse } from './messages/delete-gro
 import { OffsetDeleteRequest, OffsetDeleteResponse } from './messages/offset-delete.js'
 import { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './messages/consumer-group-heartbeat.js'
 import { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './messages/consumer-group-describe.js'
+import { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './messages/add-partitions-to-txn.js'
+import { AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './messages/add-offsets-to-txn.js'
+import { EndTxnRequest, EndTxnResponse } from './messages/end-txn.js'
+import { WriteTxnMarkersRequest, WriteTxnMarkersResponse } from './messages/write-txn-markers.js'
+import { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './messages/txn-offset-commit.js'
+import { DescribeProducersRequest, DescribeProducersResponse } from './messages/describe-producers.js'
+import { DescribeTransactionsRequest, DescribeTransactionsResponse } from './messages/describe-transactions.js'
+import { ListTransactionsRequest, ListTransactionsResponse } from './messages/list-transactions.js'
+import { ElectLeadersRequest, ElectLeadersResponse } from './messages/elect-leaders.js'
+import { AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse } from './messages/alter-partition-reassignments.js'
+import { ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse } from './messages/list-partition-reassignments.js'
+import { SaslAuthenticateRequest, SaslAuthenticateResponse } from './messages/sasl-authenticate.js'
 
 export interface Api<Q extends Fields = Fields, S extends Fields = Fields> {
   key: number
@@ -76,6 +88,18 @@ export const Apis = {
   OffsetDelete: api('OffsetDelete', OffsetDeleteRequest, OffsetDeleteResponse),
   ConsumerGroupHeartbeat: api('ConsumerGroupHeartbeat', ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
   ConsumerGroupDescribe: api('ConsumerGroupDescribe', ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse),
+  AddPartitionsToTxn: api('AddPartitionsToTxn', AddPartitionsToTxnRequest, AddPartitionsToTxnResponse),
+  AddOffsetsToTxn: api('AddOffsetsToTxn', AddOffsetsToTxnRequest, AddOffsetsToTxnResponse),
+  EndTxn: api('EndTxn', EndTxnRequest, EndTxnResponse),
+  WriteTxnMarkers: api('WriteTxnMarkers', WriteTxnMarkersRequest, WriteTxnMarkersResponse),
+  TxnOffsetCommit: api('TxnOffsetCommit', TxnOffsetCommitRequest, TxnOffsetCommitResponse),
+  DescribeProducers: api('DescribeProducers', DescribeProducersRequest, DescribeProducersResponse),
+  DescribeTransactions: api('DescribeTransactions', DescribeTransactionsRequest, DescribeTransactionsResponse),
+  ListTransactions: api('ListTransactions', ListTransactionsRequest, ListTransactionsResponse),
+  ElectLeaders: api('ElectLeaders', ElectLeadersRequest, ElectLeadersResponse),
+  AlterPartitionReassignments: api('AlterPartitionReassignments', AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse),
+  ListPartitionReassignments: api('ListPartitionReassignments', ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse),
+  SaslAuthenticate: api('SaslAuthenticate', SaslAuthenticateRequest, SaslAuthenticateResponse),
 } as const
 
 export type ApiName = keyof typeof Apis
