@@ -1,0 +1,12 @@
+// Public entry of the storage engine: partition logs, their manager and configuration.
+
+export { LogManager, CLEAN_SHUTDOWN_FILE, LOG_START_CHECKPOINT, CLEANER_CHECKPOINT } from './log-manager.js'
+export type { LogManagerOptions, LogDirDescription, PartitionSize, StorageLogger } from './log-manager.js'
+export { PartitionLog } from './partition-log.js'
+export type { AppendOptions, AppendResult, ReadResult, SegmentInfo, TimestampOffset, PartitionLogOptions, RecordCodec } from './partition-log.js'
+export { defaultLogConfig, logConfig } from './config.js'
+export type { LogConfig, CleanupPolicy } from './config.js'
+export { Cleaner } from './cleaner.js'
+export type { CleanStats } from './cleaner.js'
+export { nodeFs } from './fs-layer.js'
+export type { StorageFs } from './fs-layer.js'
