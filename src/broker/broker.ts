@@ -245,6 +245,14 @@ export class Broker {
     return this.logs.getPartition(topic, partition)
   }
 
+  /**
+   * The offset below which records are committed and visible to consumers. On a single broker
+   * that is everything written to the log file; replication will make it the ISR's minimum.
+   */
+  highWatermark(log: PartitionLog): number {
+    return log.writtenEndOffset
+  }
+
   // ---- waiting for appends --------------------------------------------------------------------
 
   onAppend(topic: string, partition: number, listener: (bytes: number) => void): () => void {

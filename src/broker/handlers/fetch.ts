@@ -30,7 +30,7 @@ interface PartitionAnswer {
   lastStableOffset: number
   logStartOffset: number
   abortedTransactions: never[] | null
-  records: Buffer[] | null
+  records: Buffer[]
 }
 
 interface Plan {
@@ -104,7 +104,8 @@ function remember(session: FetchSession, t: Target): SessionPartition {
 
 async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: boolean): Promise<PartitionAnswer> {
   const answer: PartitionAnswer = {
-    partitionIndex: t.partition, errorCode: 0, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, records: null,
+    // records is never null: librdkafka rejects a null message set
+    partitionIndex: t.partition, errorCode: 0, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, records: [],
   }
   if (t.error) {
     answer.errorCode = t.error.code
@@ -115,7 +116,7 @@ async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: b
     answer.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
     return answer
   }
-  const hw = log.highWatermark
+  const hw = broker.highWatermark(log)
   answer.highWatermark = hw
   answer.lastStableOffset = hw
   answer.logStartOffset = log.logStartOffset

@@ -20,7 +20,7 @@ export const listOffsetsHandler = defineHandler(Apis.ListOffsets, async (ctx, re
       try {
         if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
         out.leaderEpoch = 0
-        if (p.timestamp === LATEST) out.offset = log.highWatermark
+        if (p.timestamp === LATEST) out.offset = broker.highWatermark(log)
         else if (p.timestamp === EARLIEST) out.offset = log.logStartOffset
         else if (p.timestamp === MAX_TIMESTAMP) {
           const e = log.maxTimestampEntry()
