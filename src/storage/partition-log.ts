@@ -491,7 +491,6 @@ export class PartitionLog {
     this.tailTruncate(first.baseOffset)
     const kerr = storageError(err)
     this.log('append failed, rolled back', { offset: first.baseOffset, error: String(err), code: (err as NodeJS.ErrnoException)?.code })
-    for (const w of failed) w.reject(kerr)
     for (const d of dropped) await this.deleteSegmentFiles(d, true).catch(() => {})
     if (seg.fd >= 0) {
       try {
@@ -500,6 +499,8 @@ export class PartitionLog {
         this.needsTruncate = { seg, position: first.position }
       }
     }
+    // Rejected once the file is cut back: a caller that sees the error sees a consistent disk.
+    for (const w of failed) w.reject(kerr)
     if (!isStorageErrno(err)) this.log('unexpected write error', { error: String(err) })
   }
 
