@@ -5,7 +5,7 @@
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode, KafkaError } from '../../protocol/errors.js'
 import { BatchOffset } from '../../protocol/record-batch.js'
-import { assignOffsets, splitBatches, validateBatch } from '../../protocol/records.js'
+import { RecordValidationError, assignOffsets, produceBatch, validateBatch } from '../../protocol/records.js'
 import { NO_RESPONSE, defineHandler, type RequestContext } from '../registry.js'
 
 interface PartitionResult {
@@ -15,31 +15,31 @@ interface PartitionResult {
   logAppendTimeMs: number
   logStartOffset: number
   errorMessage: string | null
+  recordErrors: { batchIndex: number; batchIndexErrorMessage: string | null }[]
 }
 
 async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, acks: number): Promise<PartitionResult> {
+  // Everything up to log.append runs synchronously, so pipelined requests append in order.
   const { broker } = ctx
-  const result: PartitionResult = { index, errorCode: 0, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage: null }
+  const result: PartitionResult = { index, errorCode: 0, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage: null, recordErrors: [] }
   const log = broker.partition(topic, index)
   try {
     if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-    if (records === null || records.length === 0) throw new KafkaError(ErrorCode.INVALID_RECORD, 'Produce request has no record batches')
     const settings = broker.topicSettings(topic)
     const now = Date.now()
-    const batches = splitBatches(records)
-    for (const batch of batches) {
-      validateBatch(batch, {
-        maxMessageBytes: settings.maxMessageBytes,
-        timestampType: settings.logAppendTime ? 'LogAppendTime' : 'CreateTime',
-        now,
-        timestampBeforeMaxMs: settings.timestampBeforeMaxMs,
-        timestampAfterMaxMs: settings.timestampAfterMaxMs,
-        compactedTopic: settings.compacted,
-      })
-      if (settings.logAppendTime) assignOffsets(batch, 0, { logAppendTime: now, partitionLeaderEpoch: 0 })
-      else batch.writeInt32BE(0, BatchOffset.partitionLeaderEpoch)
-    }
-    const appended = log.append(batches, settings.logAppendTime ? { logAppendTime: now } : undefined)
+    const batch = produceBatch(records, ctx.version)
+    const info = validateBatch(batch, {
+      maxMessageBytes: settings.maxMessageBytes,
+      timestampType: settings.logAppendTime ? 'LogAppendTime' : 'CreateTime',
+      now,
+      timestampBeforeMaxMs: settings.timestampBeforeMaxMs,
+      timestampAfterMaxMs: settings.timestampAfterMaxMs,
+      compactedTopic: settings.compacted,
+    })
+    if (settings.logAppendTime) assignOffsets(batch, 0, { logAppendTime: now, partitionLeaderEpoch: 0 })
+    else if (info.maxTimestamp !== info.headerMaxTimestamp) assignOffsets(batch, 0, { partitionLeaderEpoch: 0, maxTimestamp: info.maxTimestamp })
+    else batch.writeInt32BE(0, BatchOffset.partitionLeaderEpoch) // not under the CRC
+    const appended = log.append([batch], settings.logAppendTime ? { logAppendTime: now } : undefined)
     result.baseOffset = appended.baseOffset
     result.logAppendTimeMs = settings.logAppendTime ? now : -1
     if (acks !== 0) await appended.done
@@ -49,6 +49,9 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
     if (!(err instanceof KafkaError)) throw err
     result.errorCode = err.code
     result.errorMessage = err.message
+    if (err instanceof RecordValidationError) {
+      result.recordErrors = err.recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }))
+    }
     result.baseOffset = -1
   }
   return result
