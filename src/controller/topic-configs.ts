@@ -29,6 +29,13 @@ const oneOf = (...allowed: string[]) => (v: string) =>
 const between = (lo: number, hi: number) => (v: string) =>
   Number(v) < lo || Number(v) > hi ? `must be between ${lo} and ${hi}` : undefined
 
+/** Kafka's throttled-replicas list: empty, `*`, or `partition:broker` pairs separated by commas. */
+function throttledReplicas(v: string): string | undefined {
+  const t = v.trim()
+  if (t === '' || t === '*') return undefined
+  return t.split(',').every((p) => /^\s*\d+\s*:\s*\d+\s*$/.test(p)) ? undefined : 'must be *, or a list of partition:broker pairs'
+}
+
 const defs: ConfigDef[] = [
   { name: 'cleanup.policy', type: 'list', default: 'delete', synonym: 'log.cleanup.policy', doc: 'delete, compact, or both (comma separated).',
     validate: (v) => v.split(',').every((p) => ['delete', 'compact'].includes(p.trim())) && v.trim() !== '' ? undefined : 'must be a list of delete and/or compact' },
@@ -58,6 +65,10 @@ const defs: ConfigDef[] = [
   { name: 'segment.jitter.ms', type: 'long', default: '0', synonym: 'log.roll.jitter.ms', doc: 'Random jitter subtracted from segment.ms.', validate: min(0) },
   { name: 'segment.ms', type: 'long', default: '604800000', synonym: 'log.roll.ms', doc: 'Time after which a segment is rolled.', validate: min(1) },
   { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', synonym: 'unclean.leader.election.enable', doc: 'Whether an out-of-sync replica may become leader.', validate: oneOf('true', 'false') },
+  // Replication throttles: accepted and stored (admin tools set them during reassignments); a
+  // single broker has no replication traffic to throttle.
+  { name: 'leader.replication.throttled.replicas', type: 'list', default: '', doc: 'Replicas (partition:broker list, or *) whose leader-side replication is throttled. Accepted for compatibility.', validate: throttledReplicas },
+  { name: 'follower.replication.throttled.replicas', type: 'list', default: '', doc: 'Replicas (partition:broker list, or *) whose follower-side replication is throttled. Accepted for compatibility.', validate: throttledReplicas },
 ]
 
 export const topicConfigDefs: ReadonlyMap<string, ConfigDef> = new Map(defs.map((d) => [d.name, d]))
@@ -89,4 +100,73 @@ export function effectiveConfig(name: string, overrides: Readonly<Record<string,
   const def = topicConfigDefs.get(name)
   if (!def) throw new Error(`unknown config ${name}`)
   return overrides[name] ?? (def.synonym ? brokerSettings[def.synonym] : undefined) ?? def.default
+}
+
+/** Kafka's DescribeConfigs config sources. */
+export const ConfigSource = {
+  UNKNOWN: 0,
+  DYNAMIC_TOPIC_CONFIG: 1,
+  DYNAMIC_BROKER_CONFIG: 2,
+  DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
+  STATIC_BROKER_CONFIG: 4,
+  DEFAULT_CONFIG: 5,
+  DYNAMIC_BROKER_LOGGER_CONFIG: 6,
+} as const
+
+/** What the broker's own settings say about a broker config name (passed in; this module knows no broker). */
+export interface BrokerConfigView {
+  /** the value the broker runs with, when the setting exists */
+  value(name: string): string | undefined
+  /** whether the operator set it (flag, file, environment) rather than leaving the default */
+  isExplicit(name: string): boolean
+  /** the built-in default of a broker setting, when it has one */
+  defaultOf(name: string): string | undefined
+}
+
+export interface ConfigSynonym {
+  name: string
+  value: string | null
+  source: number
+}
+
+export interface DescribedConfig {
+  name: string
+  value: string | null
+  source: number
+  readOnly: boolean
+  sensitive: boolean
+  type: ConfigType
+  doc: string
+  /** most specific first: the topic override, the broker setting, the default */
+  synonyms: ConfigSynonym[]
+}
+
+/**
+ * Describes one topic config the way Kafka's DescribeConfigs does: its effective value, where
+ * that value comes from (the topic override, an explicitly set broker synonym, or the default),
+ * and the chain of synonyms behind it.
+ */
+export function describeTopicConfig(def: ConfigDef, overrides: Readonly<Record<string, string>>, broker: BrokerConfigView): DescribedConfig {
+  const sensitive = def.type === 'password'
+  const shown = (v: string) => (sensitive ? null : v)
+  const synonyms: ConfigSynonym[] = []
+  const override = overrides[def.name]
+  if (override !== undefined) synonyms.push({ name: def.name, value: shown(override), source: ConfigSource.DYNAMIC_TOPIC_CONFIG })
+  if (def.synonym) {
+    const set = broker.value(def.synonym)
+    if (set !== undefined && broker.isExplicit(def.synonym)) synonyms.push({ name: def.synonym, value: shown(set), source: ConfigSource.STATIC_BROKER_CONFIG })
+    synonyms.push({ name: def.synonym, value: shown(broker.defaultOf(def.synonym) ?? def.default), source: ConfigSource.DEFAULT_CONFIG })
+  }
+  // the same precedence as effectiveConfig(), which the broker runs with
+  const value = override ?? (def.synonym ? broker.value(def.synonym) : undefined) ?? def.default
+  return {
+    name: def.name,
+    value: shown(value),
+    source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
+    readOnly: false,
+    sensitive,
+    type: def.type,
+    doc: def.doc,
+    synonyms,
+  }
 }

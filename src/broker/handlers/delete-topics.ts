@@ -45,7 +45,7 @@ export const deleteTopicsHandler = defineHandler(Apis.DeleteTopics, async (ctx, 
   for (const [id, n] of idCount) if (n > 1) fail(null, id, ErrorCode.INVALID_REQUEST, 'Duplicate topic id.')
 
   // Resolve to names, then delete each named topic once.
-  const toDelete: { name: string; byId: boolean; topicId: string }[] = []
+  const toDelete: { name: string; topicId: string }[] = []
   const chosen = new Set<string>()
   for (const t of requested) {
     if (t.name === null && t.topicId === UUID_ZERO) {
@@ -57,13 +57,13 @@ export const deleteTopicsHandler = defineHandler(Apis.DeleteTopics, async (ctx, 
       const topic = broker.metadata.topic(t.name)
       if (!topic) fail(t.name, UUID_ZERO, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.message)
       else if (chosen.has(topic.name)) fail(t.name, topic.id, ErrorCode.INVALID_REQUEST, 'The provided topic name maps to an ID that was already supplied.')
-      else { chosen.add(topic.name); toDelete.push({ name: topic.name, byId: false, topicId: topic.id }) }
+      else { chosen.add(topic.name); toDelete.push({ name: topic.name, topicId: topic.id }) }
     } else {
       if (idCount.get(t.topicId)! > 1) continue
       const topic = broker.metadata.topicById(t.topicId)
       if (!topic) fail(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID, ErrorCode.UNKNOWN_TOPIC_ID.message)
       else if (chosen.has(topic.name)) fail(topic.name, t.topicId, ErrorCode.INVALID_REQUEST, 'The provided topic name maps to an ID that was already supplied.')
-      else { chosen.add(topic.name); toDelete.push({ name: topic.name, byId: true, topicId: topic.id }) }
+      else { chosen.add(topic.name); toDelete.push({ name: topic.name, topicId: topic.id }) }
     }
   }
 

@@ -6,6 +6,16 @@ import { fetchHandler } from './fetch.js'
 import { listOffsetsHandler } from './list-offsets.js'
 import { metadataHandler } from './metadata.js'
 import { produceHandler } from './produce.js'
+import { createTopicsHandler } from './create-topics.js'
+import { deleteTopicsHandler } from './delete-topics.js'
+import { createPartitionsHandler } from './create-partitions.js'
+import { describeConfigsHandler } from './describe-configs.js'
+import { alterConfigsHandler } from './alter-configs.js'
+import { incrementalAlterConfigsHandler } from './incremental-alter-configs.js'
+import { deleteRecordsHandler } from './delete-records.js'
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js'
+import { describeClusterHandler } from './describe-cluster.js'
+import { describeLogDirsHandler } from './describe-log-dirs.js'
 
 export const handlers: Handler<any, any>[] = [
   apiVersionsHandler,
@@ -13,4 +23,14 @@ export const handlers: Handler<any, any>[] = [
   fetchHandler,
   listOffsetsHandler,
   metadataHandler,
+  createTopicsHandler,
+  deleteTopicsHandler,
+  createPartitionsHandler,
+  describeConfigsHandler,
+  alterConfigsHandler,
+  incrementalAlterConfigsHandler,
+  deleteRecordsHandler,
+  offsetForLeaderEpochHandler,
+  describeClusterHandler,
+  describeLogDirsHandler,
 ]
