@@ -1,0 +1,550 @@
+/*
+ * Load driver for `npm run bench`: a real Kafka client (librdkafka), not ours.
+ * Built at bench time: cc -O2 bench/rdkafka-driver.c -lrdkafka -lpthread -o <tmp>/rdkafka-driver
+ *
+ * Modes (each prints one JSON object on stdout; librdkafka logs go to stderr):
+ *   mock-server --topics a:6,b:6
+ *       starts librdkafka's in-memory mock cluster (1 broker) with those topics, prints
+ *       "mock ready: bootstrap <host:port>" and serves until SIGTERM/SIGINT or stdin closes.
+ *   create    --bootstrap B --topics a:6,b:100[,...] [--timeout-ms 60000]
+ *       CreateTopics through the admin API; {"seconds", "created", "errors":[...]}.
+ *   produce   --bootstrap B --topic T --partitions P [--size 1024] [--seconds 15]
+ *             [--max-bytes N] [--acks 1] [--linger-ms 5] [--batch-size 1048576]
+ *       records of S bytes, record i to partition i % P, until the time or byte budget ends;
+ *       the clock stops when every record is acknowledged (flush).
+ *   consume   --bootstrap B --topic T --records N [--seconds 60]
+ *       reads every partition from the beginning (legacy consumer, no group) until N records.
+ *   latency   --bootstrap B --topic T --partitions P [--rate-mb 20] [--seconds 10]
+ *             [--warmup 2] [--linger-ms 1] [--acks 1]
+ *       produces 1 KiB records at a fixed rate while a consumer (same process, its own client,
+ *       from the end of each partition) reads them; latency = receive time - send time
+ *       (CLOCK_MONOTONIC, carried in the payload). Samples of the warm-up are dropped.
+ *
+ * MB means 10^6 bytes everywhere.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *LAT_MAGIC = "FJORDLAT";
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "rdkafka-driver: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  printf("{\"error\":\"");
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\"}\n");
+  fflush(stdout);
+  exit(1);
+}
+
+/* ---- arguments: --key value ---- */
+static int g_argc;
+static char **g_argv;
+
+static const char *arg(const char *key, const char *def) {
+  for (int i = 2; i + 1 < g_argc; i++)
+    if (g_argv[i][0] == '-' && g_argv[i][1] == '-' && strcmp(g_argv[i] + 2, key) == 0) return g_argv[i + 1];
+  return def;
+}
+static const char *arg_req(const char *key) {
+  const char *v = arg(key, NULL);
+  if (!v) die("missing --%s", key);
+  return v;
+}
+static double arg_num(const char *key, double def) {
+  const char *v = arg(key, NULL);
+  return v ? atof(v) : def;
+}
+
+static void set(rd_kafka_conf_t *conf, const char *k, const char *v) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) die("config %s=%s: %s", k, v, err);
+}
+
+static rd_kafka_conf_t *base_conf(void) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", arg_req("bootstrap"));
+  set(conf, "client.id", "fjord-bench");
+  /* --conf k=v,k=v: extra librdkafka settings, applied to every client of the mode */
+  const char *extra = arg("conf", NULL);
+  if (extra) {
+    char *copy = strdup(extra), *save = NULL;
+    for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+      char *eq = strchr(kv, '=');
+      if (!eq) die("--conf %s: expected key=value", kv);
+      *eq = 0;
+      set(conf, kv, eq + 1);
+    }
+    free(copy);
+  }
+  return conf;
+}
+
+static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf) {
+  char err[512];
+  rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (!rk) die("rd_kafka_new: %s", err);
+  return rk;
+}
+
+/* ---- topic specs "a:6,b:100" ---- */
+typedef struct {
+  char name[256];
+  int partitions;
+} topic_spec;
+
+static int parse_topics(const char *s, topic_spec **out) {
+  int cap = 16, n = 0;
+  topic_spec *v = malloc(sizeof *v * cap);
+  char *copy = strdup(s), *save = NULL;
+  for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (n == cap) v = realloc(v, sizeof *v * (cap *= 2));
+    char *colon = strrchr(tok, ':');
+    v[n].partitions = colon ? atoi(colon + 1) : 1;
+    if (colon) *colon = 0;
+    snprintf(v[n].name, sizeof v[n].name, "%s", tok);
+    n++;
+  }
+  free(copy);
+  *out = v;
+  return n;
+}
+
+/* ---- mock-server ---- */
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+static int mode_mock_server(void) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  set(conf, "client.id", "fjord-bench-mock");
+  rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
+  rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, 1);
+  if (!mc) die("rd_kafka_mock_cluster_new failed");
+  topic_spec *topics;
+  int n = parse_topics(arg("topics", ""), &topics);
+  for (int i = 0; i < n; i++) {
+    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, topics[i].name, topics[i].partitions, 1);
+    if (e) die("mock topic %s: %s", topics[i].name, rd_kafka_err2str(e));
+  }
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  pid_t parent = (pid_t)arg_num("parent", 0);
+  printf("mock ready: bootstrap %s\n", rd_kafka_mock_cluster_bootstraps(mc));
+  fflush(stdout);
+  while (!g_stop) {
+    struct timespec ts = {0, 200 * 1000000};
+    nanosleep(&ts, NULL);
+    if (parent > 1 && getppid() != parent) break; /* --parent <pid>: exit when it goes away */
+  }
+  rd_kafka_mock_cluster_destroy(mc);
+  rd_kafka_destroy(rk);
+  return 0;
+}
+
+/* ---- create ---- */
+static int mode_create(void) {
+  topic_spec *topics;
+  int n = parse_topics(arg_req("topics"), &topics);
+  int timeout_ms = (int)arg_num("timeout-ms", 60000);
+  rd_kafka_conf_t *conf = base_conf();
+  rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
+  rd_kafka_NewTopic_t **nt = malloc(sizeof *nt * n);
+  char err[512];
+  for (int i = 0; i < n; i++) {
+    nt[i] = rd_kafka_NewTopic_new(topics[i].name, topics[i].partitions, 1, err, sizeof err);
+    if (!nt[i]) die("NewTopic %s: %s", topics[i].name, err);
+  }
+  rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, err, sizeof err);
+  rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms + 5000, err, sizeof err);
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  double t0 = now_s();
+  rd_kafka_CreateTopics(rk, nt, n, opts, q);
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 10000);
+  double secs = now_s() - t0;
+  if (!ev) die("CreateTopics: no result within %d ms", timeout_ms + 10000);
+  if (rd_kafka_event_error(ev)) die("CreateTopics: %s", rd_kafka_event_error_string(ev));
+  const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+  size_t cnt;
+  const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+  int created = 0, exists = 0;
+  printf("{\"seconds\":%.6f,\"errors\":[", secs);
+  int first = 1;
+  for (size_t i = 0; i < cnt; i++) {
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+    if (!e) created++;
+    else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) exists++;
+    else {
+      const char *msg = rd_kafka_topic_result_error_string(tr[i]);
+      printf("%s{\"topic\":\"%s\",\"error\":\"%s\"}", first ? "" : ",", rd_kafka_topic_result_name(tr[i]),
+             msg ? msg : rd_kafka_err2name(e));
+      first = 0;
+    }
+  }
+  printf("],\"created\":%d,\"already_existed\":%d,\"requested\":%d}\n", created, exists, n);
+  rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewTopic_destroy_array(nt, n);
+  rd_kafka_destroy(rk);
+  return 0;
+}
+
+static int partition_count(rd_kafka_t *rk, rd_kafka_topic_t *rkt) {
+  for (int attempt = 0; attempt < 50; attempt++) {
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    if (e) die("metadata: %s", rd_kafka_err2str(e));
+    int n = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
+    rd_kafka_metadata_destroy(md);
+    if (n > 0) return n;
+    usleep(100000);
+  }
+  die("topic %s has no partitions in metadata", rd_kafka_topic_name(rkt));
+  return 0;
+}
+
+/* ---- produce ---- */
+typedef struct {
+  volatile long delivered, failed;
+  volatile long delivered_bytes;
+  char first_error[256];
+} dr_stats;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk;
+  dr_stats *st = opaque;
+  if (m->err) {
+    if (st->failed++ == 0) snprintf(st->first_error, sizeof st->first_error, "%s", rd_kafka_err2str(m->err));
+  } else {
+    st->delivered++;
+    st->delivered_bytes += (long)m->len;
+  }
+}
+
+static int mode_produce(void) {
+  const char *topic = arg_req("topic");
+  int partitions = (int)arg_num("partitions", 6);
+  int size = (int)arg_num("size", 1024);
+  double seconds = arg_num("seconds", 15);
+  double max_bytes = arg_num("max-bytes", 1e18);
+  dr_stats st = {0};
+  rd_kafka_conf_t *conf = base_conf();
+  set(conf, "acks", arg("acks", "1"));
+  set(conf, "linger.ms", arg("linger-ms", "5"));
+  set(conf, "batch.size", arg("batch-size", "1048576"));
+  set(conf, "compression.type", "none");
+  set(conf, "queue.buffering.max.kbytes", "1048576");
+  set(conf, "queue.buffering.max.messages", "1000000");
+  rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+  rd_kafka_conf_set_opaque(conf, &st);
+  rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  char *payload = malloc(size);
+  for (int i = 0; i < size; i++) payload[i] = (char)('a' + i % 26);
+
+  /* warm the connection and metadata before the clock starts; a topic with fewer partitions
+   * than asked for (auto-created by a broker without CreateTopics) gets what it has */
+  int np = partition_count(rk, rkt);
+  if (np < partitions) partitions = np;
+
+  double t0 = now_s(), tend = t0 + seconds;
+  long sent = 0, queue_full = 0;
+  double bytes = 0;
+  while (bytes < max_bytes) {
+    /* no copy: the payload is shared and outlives every message */
+    if (rd_kafka_produce(rkt, (int32_t)(sent % partitions), 0, payload, size, NULL, 0, NULL) == -1) {
+      rd_kafka_resp_err_t e = rd_kafka_last_error();
+      if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        queue_full++;
+        rd_kafka_poll(rk, 1);
+        continue;
+      }
+      die("produce: %s", rd_kafka_err2str(e));
+    }
+    sent++;
+    bytes += size;
+    if ((sent & 1023) == 0) {
+      rd_kafka_poll(rk, 0);
+      if (now_s() >= tend) break;
+    }
+    if (st.failed > 1000) break;
+  }
+  double t_sent = now_s() - t0;
+  rd_kafka_flush(rk, 120000);
+  double secs = now_s() - t0;
+  rd_kafka_poll(rk, 0);
+  long outq = rd_kafka_outq_len(rk);
+  printf("{\"records\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"enqueue_seconds\":%.6f,\"mb_per_s\":%.3f,"
+         "\"records_per_s\":%.1f,\"partitions\":%d,\"sent\":%ld,\"failed\":%ld,\"unflushed\":%ld,\"queue_full\":%ld,"
+         "\"first_error\":\"%s\"}\n",
+         st.delivered, st.delivered_bytes, secs, t_sent, st.delivered_bytes / 1e6 / secs, st.delivered / secs, partitions, sent,
+         st.failed, outq, queue_full, st.first_error);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+  return 0;
+}
+
+/* Waits up to timeout_ms for one message, then takes whatever else is already queued
+ * (rd_kafka_consume_batch_queue alone waits for a full batch or the whole timeout). */
+static ssize_t consume_some(rd_kafka_queue_t *q, int timeout_ms, rd_kafka_message_t **msgs, size_t max) {
+  rd_kafka_message_t *first = rd_kafka_consume_queue(q, timeout_ms);
+  if (!first) return 0;
+  msgs[0] = first;
+  ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs + 1, max - 1);
+  return n < 0 ? 1 : n + 1;
+}
+
+/* ---- consume ---- */
+static int mode_consume(void) {
+  const char *topic = arg_req("topic");
+  long want = (long)arg_num("records", 1000000);
+  double seconds = arg_num("seconds", 60);
+  rd_kafka_conf_t *conf = base_conf();
+  /* stop at the end of the log too: brokers that keep less than was produced (the mock) */
+  set(conf, "enable.partition.eof", "true");
+  rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf);
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  int np = partition_count(rk, rkt);
+  char *at_eof = calloc(np, 1);
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  double t0 = now_s(), tfirst = 0;
+  for (int p = 0; p < np; p++)
+    if (rd_kafka_consume_start_queue(rkt, p, RD_KAFKA_OFFSET_BEGINNING, q) == -1)
+      die("consume_start %d: %s", p, rd_kafka_err2str(rd_kafka_last_error()));
+  enum { BATCH = 10000 };
+  rd_kafka_message_t **msgs = malloc(sizeof *msgs * BATCH);
+  long got = 0, bytes = 0, errors = 0;
+  char first_error[256] = "";
+  int timed_out = 0, eof_count = 0;
+  while (got < want && eof_count < np) {
+    ssize_t n = consume_some(q, 100, msgs, BATCH);
+    for (ssize_t i = 0; i < n; i++) {
+      rd_kafka_message_t *m = msgs[i];
+      int p = m->partition;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (p >= 0 && p < np && !at_eof[p]) at_eof[p] = 1, eof_count++;
+      } else if (m->err) {
+        if (errors++ == 0) snprintf(first_error, sizeof first_error, "%s", rd_kafka_err2str(m->err));
+      } else {
+        if (got == 0) tfirst = now_s();
+        if (p >= 0 && p < np && at_eof[p]) at_eof[p] = 0, eof_count--;
+        got++;
+        bytes += (long)m->len;
+      }
+      rd_kafka_message_destroy(m);
+    }
+    if (now_s() - t0 > seconds) {
+      timed_out = 1;
+      break;
+    }
+  }
+  double t1 = now_s();
+  double secs = t1 - t0;
+  printf("{\"records\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"seconds_from_first\":%.6f,\"mb_per_s\":%.3f,"
+         "\"records_per_s\":%.1f,\"partitions\":%d,\"reached_end\":%s,\"errors\":%ld,\"timed_out\":%s,"
+         "\"first_error\":\"%s\"}\n",
+         got, bytes, secs, tfirst ? t1 - tfirst : 0, bytes / 1e6 / secs, got / secs, np,
+         eof_count == np ? "true" : "false", errors, timed_out ? "true" : "false", first_error);
+  fflush(stdout);
+  for (int p = 0; p < np; p++) rd_kafka_consume_stop(rkt, p);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+  return 0;
+}
+
+/* ---- latency ---- */
+typedef struct {
+  rd_kafka_t *rk;
+  rd_kafka_topic_t *rkt;
+  rd_kafka_queue_t *q;
+  volatile int stop;
+  volatile int ready;
+  int64_t measure_from_ns; /* samples sent before this are warm-up */
+  double *samples;
+  long n, cap;
+  long received, foreign, errors;
+  char first_error[256];
+} lat_consumer;
+
+static void *lat_consume(void *arg_) {
+  lat_consumer *c = arg_;
+  enum { BATCH = 1000 };
+  rd_kafka_message_t *msgs[BATCH];
+  while (!c->stop) {
+    ssize_t n = consume_some(c->q, 50, msgs, BATCH);
+    int64_t now = now_ns();
+    for (ssize_t i = 0; i < n; i++) {
+      rd_kafka_message_t *m = msgs[i];
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && c->errors++ == 0)
+          snprintf(c->first_error, sizeof c->first_error, "%s", rd_kafka_err2str(m->err));
+      } else if (m->len >= 16 && memcmp((char *)m->payload + 8, LAT_MAGIC, 8) == 0) {
+        int64_t sent;
+        memcpy(&sent, m->payload, 8);
+        c->received++;
+        if (sent >= c->measure_from_ns) {
+          if (c->n == c->cap) c->samples = realloc(c->samples, sizeof(double) * (c->cap = c->cap ? c->cap * 2 : 65536));
+          c->samples[c->n++] = (double)(now - sent) / 1e6;
+        }
+      } else {
+        c->foreign++;
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+  return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+static double pct(const double *v, long n, double p) {
+  if (n == 0) return 0;
+  long i = (long)(p * (double)(n - 1) + 0.5);
+  return v[i];
+}
+
+static int mode_latency(void) {
+  const char *topic = arg_req("topic");
+  int partitions = (int)arg_num("partitions", 6);
+  double rate_mb = arg_num("rate-mb", 20);
+  double seconds = arg_num("seconds", 10);
+  double warmup = arg_num("warmup", 2);
+  const int size = 1024;
+
+  /* producer first: its metadata request auto-creates the topic on brokers that do that */
+  dr_stats st = {0};
+  rd_kafka_conf_t *conf = base_conf();
+  set(conf, "acks", arg("acks", "1"));
+  set(conf, "linger.ms", arg("linger-ms", "1"));
+  set(conf, "batch.size", "1048576");
+  set(conf, "compression.type", "none");
+  rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+  rd_kafka_conf_set_opaque(conf, &st);
+  rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  int np = partition_count(rk, rkt);
+  if (np < partitions) partitions = np;
+
+  /* consumer: from the end of every partition, its own client */
+  lat_consumer c = {0};
+  rd_kafka_conf_t *cconf = base_conf();
+  set(cconf, "enable.partition.eof", "false");
+  set(cconf, "client.id", "fjord-bench-lat-consumer");
+  c.rk = new_client(RD_KAFKA_CONSUMER, cconf);
+  c.rkt = rd_kafka_topic_new(c.rk, topic, NULL);
+  np = partition_count(c.rk, c.rkt);
+  c.q = rd_kafka_queue_new(c.rk);
+  for (int p = 0; p < np; p++)
+    if (rd_kafka_consume_start_queue(c.rkt, p, RD_KAFKA_OFFSET_END, c.q) == -1)
+      die("consume_start %d: %s", p, rd_kafka_err2str(rd_kafka_last_error()));
+  c.measure_from_ns = INT64_MAX;
+  pthread_t th;
+  pthread_create(&th, NULL, lat_consume, &c);
+
+  char payload[1024];
+  for (int i = 0; i < size; i++) payload[i] = (char)('a' + i % 26);
+  memcpy(payload + 8, LAT_MAGIC, 8);
+  double rate = rate_mb * 1e6 / size; /* records per second */
+  int64_t t0 = now_ns();
+  c.measure_from_ns = t0 + (int64_t)(warmup * 1e9);
+  int64_t tend = c.measure_from_ns + (int64_t)(seconds * 1e9);
+  long sent = 0, measured_sent = 0;
+  for (;;) {
+    int64_t now = now_ns();
+    if (now >= tend) break;
+    long due = (long)((double)(now - t0) / 1e9 * rate);
+    while (sent < due) {
+      int64_t ts = now_ns();
+      memcpy(payload, &ts, 8);
+      if (rd_kafka_produce(rkt, (int32_t)(sent % partitions), RD_KAFKA_MSG_F_COPY, payload, size, NULL, 0, NULL) == -1) {
+        rd_kafka_poll(rk, 1);
+        continue;
+      }
+      if (ts >= c.measure_from_ns) measured_sent++;
+      sent++;
+    }
+    rd_kafka_poll(rk, 0);
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+  }
+  rd_kafka_flush(rk, 30000);
+  /* let the consumer catch up: at most 5 s */
+  int64_t deadline = now_ns() + 5000000000LL;
+  while (c.received < sent && now_ns() < deadline) usleep(10000);
+  c.stop = 1;
+  pthread_join(th, NULL);
+
+  qsort(c.samples, c.n, sizeof(double), cmp_double);
+  double sum = 0;
+  for (long i = 0; i < c.n; i++) sum += c.samples[i];
+  printf("{\"partitions\":%d,\"rate_mb_per_s\":%.3f,\"seconds\":%.3f,\"warmup_seconds\":%.3f,\"sent\":%ld,\"measured_sent\":%ld,"
+         "\"received\":%ld,\"samples\":%ld,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
+         "\"mean_ms\":%.3f,\"produce_failed\":%ld,\"consume_errors\":%ld,\"foreign_records\":%ld,"
+         "\"first_error\":\"%s%s\"}\n",
+         partitions, rate_mb, seconds, warmup, sent, measured_sent, c.received, c.n, pct(c.samples, c.n, 0.5),
+         pct(c.samples, c.n, 0.99), pct(c.samples, c.n, 0.999), c.n ? c.samples[c.n - 1] : 0, c.n ? sum / c.n : 0,
+         st.failed, c.errors, c.foreign, st.first_error, c.first_error);
+  fflush(stdout);
+  for (int p = 0; p < np; p++) rd_kafka_consume_stop(c.rkt, p);
+  rd_kafka_queue_destroy(c.q);
+  rd_kafka_topic_destroy(c.rkt);
+  rd_kafka_destroy(c.rk);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  g_argc = argc;
+  g_argv = argv;
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc < 2) die("usage: rdkafka-driver mock-server|create|produce|consume|latency --key value ...");
+  const char *mode = argv[1];
+  if (strcmp(mode, "version") == 0) {
+    printf("{\"librdkafka\":\"%s\"}\n", rd_kafka_version_str());
+    return 0;
+  }
+  if (strcmp(mode, "mock-server") == 0) return mode_mock_server();
+  if (strcmp(mode, "create") == 0) return mode_create();
+  if (strcmp(mode, "produce") == 0) return mode_produce();
+  if (strcmp(mode, "consume") == 0) return mode_consume();
+  if (strcmp(mode, "latency") == 0) return mode_latency();
+  die("unknown mode %s", mode);
+  return 1;
+}
