@@ -222,9 +222,11 @@ export class Broker {
     if (count < t.partitions) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${t.partitions} partitions, which is higher than the requested ${count}.`)
     if (count === t.partitions) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Topic already has ${t.partitions} partitions.`)
     if (validateOnly) return
-    const config = this.logConfig(name)
-    for (let p = t.partitions; p < count; p++) await this.logs.createPartition(name, p, config)
+    // Record the count first: after a crash in between, Broker.open creates the missing logs.
+    const from = t.partitions
     this.metadata.setPartitionCount(name, count)
+    const config = this.logConfig(name)
+    for (let p = from; p < count; p++) await this.logs.createPartition(name, p, config)
   }
 
   /** Replaces a topic's config overrides (AlterConfigs semantics) after validating all of them. */
