@@ -87,6 +87,7 @@ interface PendingWrite {
 }
 
 const IOV_MAX = 1024
+const EMPTY = Buffer.alloc(0)
 const MIN_READ = 64 * 1024
 
 function storageError(err: unknown): KafkaError {
@@ -456,6 +457,7 @@ export class PartitionLog {
             pos += b.length
           }
           this.writtenEnd = w.nextOffset
+          w.bufs = [] // written: release the request's buffers
           w.resolve()
         }
         if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
@@ -519,6 +521,8 @@ export class PartitionLog {
     const cap = this.config.tailCacheBytes
     while (this.tailBytes > cap && this.tailBufs.length - this.tailHead > 1) {
       this.tailBytes -= this.tailBufs[this.tailHead].length
+      // drop the reference now: an evicted batch may pin a whole request buffer
+      this.tailBufs[this.tailHead] = EMPTY
       this.tailHead++
     }
     if (this.tailHead > 4096 && this.tailHead * 2 > this.tailBufs.length) {
