@@ -9,7 +9,7 @@ export interface TestRecord {
   partition: number;
   /** null = null key; an empty Buffer is an empty (non-null) key. */
   key: Buffer | null;
-  /** null = null value (tombstone). The generators below never make null values. */
+  /** null = null value (tombstone); makeDataset makes some only with `nullValues`. */
   value: Buffer | null;
   /** Header names are ASCII; values are bytes from a printable alphabet (see HEADER_ALPHABET). */
   headers: Array<[string, Buffer]>;
@@ -62,6 +62,8 @@ export interface DatasetOptions {
   kcatSafe?: boolean;
   /** Generate headers (default true). kcat can only attach the same headers to every record. */
   headers?: boolean;
+  /** Fraction (0..1) of keyed records with a null value (tombstones). Default 0. */
+  nullValues?: number;
 }
 
 export function defaultBigValues(count: number): Record<number, number> {
@@ -135,6 +137,8 @@ export function makeDataset(opts: DatasetOptions): TestRecord[] {
     }
     // kcat skips empty input records: a record with neither key nor value can not be produced.
     if (kcatSafe && key === null && value.length === 0) value = Buffer.from('v');
+    // Tombstones carry a key (kafka-python refuses records with neither key nor value).
+    const tombstone = opts.nullValues !== undefined && rng.next() < opts.nullValues && big[i] === undefined && key !== null;
     const headers: Array<[string, Buffer]> = [];
     if (withHeaders) {
       const hn = rng.int(4); // 0..3 headers
@@ -145,7 +149,7 @@ export function makeDataset(opts: DatasetOptions): TestRecord[] {
         headers.push([`h${h}-${['trace', 'src', 'type', 'x'][rng.int(4)]}`, Buffer.from(s, 'latin1')]);
       }
     }
-    out.push({ partition, key, value, headers });
+    out.push({ partition, key, value: tombstone ? null : value, headers });
   }
   return out;
 }

@@ -34,11 +34,15 @@ export async function kafkajsProduce(
   kafka: Kafka,
   topic: string,
   records: TestRecord[],
-  opts: { codec?: string; acks?: number } = {},
+  opts: { codec?: string; acks?: number; idempotent?: boolean } = {},
 ): Promise<void> {
   const compression = KAFKAJS_CODECS[opts.codec ?? 'none'];
   if (compression === undefined) throw new Error(`KafkaJS cannot use codec ${opts.codec} without a codec plugin`);
-  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: opts.idempotent ?? false,
+    ...(opts.idempotent ? { maxInFlightRequests: 1 } : {}),
+  });
   await producer.connect();
   try {
     for (const chunk of chunkForSend(records)) {
@@ -208,9 +212,13 @@ export async function platformaticProduce(
   bootstrap: string,
   topic: string,
   records: TestRecord[],
-  opts: { codec?: string; acks?: number } = {},
+  opts: { codec?: string; acks?: number; idempotent?: boolean } = {},
 ): Promise<void> {
-  const producer = new PltProducer({ ...PLT_BASE(bootstrap, 'fjord-interop-plt-producer'), autocreateTopics: false });
+  const producer = new PltProducer({
+    ...PLT_BASE(bootstrap, 'fjord-interop-plt-producer'),
+    autocreateTopics: false,
+    ...(opts.idempotent ? { idempotent: true } : {}),
+  });
   try {
     for (const chunk of chunkForSend(records)) {
       await producer.send({

@@ -126,4 +126,55 @@ describe('cross-client interop', { timeout: 600_000 }, () => {
       }
     });
   });
+
+  it('null values (tombstones) from four producers are read back as null by all five clients', { timeout: 180_000 }, async () => {
+    const b = broker!;
+    await b.explain(async () => {
+      const topic = uniqueTopic('x-tombstones');
+      await pythonCreateTopic('kafka-python', b.bootstrap, topic, PARTITIONS);
+      const expected: TestRecord[] = [];
+      const writers: Array<[string, (d: TestRecord[]) => Promise<unknown>]> = [
+        ['confluent-kafka-python', (d) => pythonProduce('confluent', b.bootstrap, topic, d, { compression: 'gzip' })],
+        ['kafka-python', (d) => pythonProduce('kafka-python', b.bootstrap, topic, d)],
+        ['KafkaJS', (d) => kafkajsProduce(kafkajs(b.bootstrap), topic, d, { codec: 'gzip' })],
+        ['@platformatic/kafka', (d) => platformaticProduce(b.bootstrap, topic, d)],
+      ];
+      for (const [name, write] of writers) {
+        const d = makeDataset({ seed: seedOf(`tombstones/${name}`), count: 300, partitions: PARTITIONS, bigValues: {}, nullValues: 0.3 });
+        assert.ok(d.some((r) => r.value === null));
+        await write(d);
+        expected.push(...d);
+      }
+      for (const reader of Object.keys(readers)) {
+        const got = await readers[reader](b.bootstrap, topic);
+        assertSameRecords(expected, got, { label: `tombstones read by ${reader}` });
+      }
+    });
+  });
+
+  it('idempotent producers (InitProducerId, sequence numbers) from three clients, read by kcat and kafka-python', { timeout: 180_000 }, async () => {
+    const b = broker!;
+    await b.explain(async () => {
+      const writers: Array<[string, (topic: string, d: TestRecord[]) => Promise<unknown>]> = [
+        ['confluent-kafka-python (enable.idempotence=true)', (t, d) => pythonProduce('confluent', b.bootstrap, t, d, { compression: 'lz4', extraArgs: ['--idempotent'] })],
+        ['KafkaJS (idempotent: true)', (t, d) => kafkajsProduce(kafkajs(b.bootstrap), t, d, { idempotent: true, acks: -1 })],
+        ['@platformatic/kafka (idempotent: true)', (t, d) => platformaticProduce(b.bootstrap, t, d, { idempotent: true, acks: -1 })],
+      ];
+      // Every client gets its own topic so that one client's failure does not hide the others'.
+      const failures: string[] = [];
+      for (const [name, write] of writers) {
+        try {
+          const topic = uniqueTopic('x-idempotent');
+          await pythonCreateTopic('confluent', b.bootstrap, topic, PARTITIONS);
+          const d = makeDataset({ seed: seedOf(`idempotent/${name}`), count: 1500, partitions: PARTITIONS, bigValues: {} });
+          await write(topic, d);
+          assertSameRecords(d, await kcatConsume(b.bootstrap, topic), { label: `${name} read by kcat` });
+          assertSameRecords(d, await pythonConsume('kafka-python', b.bootstrap, topic), { label: `${name} read by kafka-python` });
+        } catch (e) {
+          failures.push(`${name}: ${(e as Error).message.split('\n').filter((l) => l.trim()).slice(0, 6).join(' | ')}`);
+        }
+      }
+      assert.equal(failures.length, 0, `idempotent produce failed:\n  - ${failures.join('\n  - ')}`);
+    });
+  });
 });

@@ -14,7 +14,7 @@ import { requireKcat } from '../helpers/clients.js';
 import { assertSameRecords, makeDataset, totalBytes } from '../helpers/dataset.js';
 import { kcatConsume } from '../helpers/external.js';
 import { kafkajs, kafkajsConsume, kafkajsProduce, withKafkaJSAdmin } from '../helpers/node-clients.js';
-import { seedOf, uniqueTopic } from '../helpers/util.js';
+import { describeError, errorTypes, seedOf, uniqueTopic } from '../helpers/util.js';
 
 const CODECS = ['none', 'gzip'];
 const COUNT = 10_000;
@@ -74,6 +74,39 @@ describe('KafkaJS interop', { timeout: 600_000 }, () => {
       await kafkajsProduce(kafka, topic, data, { codec: 'gzip' });
       const got = await kcatConsume(b.bootstrap, topic);
       assertSameRecords(data, got, { label: 'KafkaJS -> kcat' });
+    });
+  });
+
+  it('a record larger than max.message.bytes is rejected with MESSAGE_TOO_LARGE, and the partition stays usable', { timeout: 120_000 }, async () => {
+    const b = broker!;
+    await b.explain(async () => {
+      const kafka = kafkajs(b.bootstrap);
+      const topic = uniqueTopic('kafkajs-too-large');
+      await withKafkaJSAdmin(kafka, (admin) =>
+        admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true }),
+      );
+      const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+      await producer.connect();
+      try {
+        let err: unknown = null;
+        try {
+          // Uncompressed 2 MB value: above Kafka's default max.message.bytes (1048588).
+          await producer.send({ topic, acks: -1, messages: [{ partition: 0, value: Buffer.alloc(2 * 1024 * 1024, 7) }] });
+        } catch (e) {
+          err = e;
+        }
+        assert.ok(err, 'sending a 2 MB record should fail');
+        assert.ok(errorTypes(err).includes('MESSAGE_TOO_LARGE'), `expected MESSAGE_TOO_LARGE, got ${describeError(err)}`);
+        await producer.send({ topic, acks: -1, messages: [{ partition: 0, value: Buffer.from('after') }] });
+      } finally {
+        await producer.disconnect();
+      }
+      const got = await kafkajsConsume(kafka, topic);
+      assert.deepEqual(
+        got.map((r) => [r.offset, r.value?.toString()]),
+        [[0, 'after']],
+        'only the accepted record is in the log, at offset 0',
+      );
     });
   });
 });

@@ -9,9 +9,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type BrokerHandle } from '../helpers/broker.js';
-import { requireKcat } from '../helpers/clients.js';
+import { requireKcat, runKcat } from '../helpers/clients.js';
 import { assertSameRecords, makeDataset, totalBytes } from '../helpers/dataset.js';
-import { kcatConsume, kcatMetadata, kcatProduce } from '../helpers/external.js';
+import { kcatConsume, kcatMetadata, kcatProduce, parseKcatOutput } from '../helpers/external.js';
 import { seedOf, uniqueTopic } from '../helpers/util.js';
 
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
@@ -79,6 +79,29 @@ describe('kcat interop', { timeout: 600_000 }, () => {
         p1.map((_, i) => i),
         'offsets of a fresh partition are 0..n-1',
       );
+    });
+  });
+
+  it('starts in the middle of compressed batches (-o <offset>) and at a relative offset from the end (-o -N)', { timeout: 120_000 }, async () => {
+    const b = broker!;
+    await b.explain(async () => {
+      const topic = uniqueTopic('kcat-mid');
+      const data = makeDataset({ seed: 11, count: 3000, partitions: PARTITIONS, kcatSafe: true, headers: false, bigValues: {} });
+      const sent = await kcatProduce(b.bootstrap, topic, data, { codec: 'gzip' });
+      const p2 = sent.filter((r) => r.partition === 2);
+      for (const start of [1, 137, p2.length - 1]) {
+        const r = await runKcat(
+          ['-C', '-b', b.bootstrap, '-t', topic, '-p', '2', '-o', String(start), '-e', '-q', '-f', '%p %o %K %S\\n%k%s\\n%h\\n', '-m', '20'],
+          { timeoutMs: 60_000 },
+        );
+        const got = parseKcatOutput(r.stdout);
+        assert.equal(got[0]?.offset, start, `first offset returned for -o ${start}`);
+        assertSameRecords(p2.slice(start), got, { label: `kcat -p 2 -o ${start}` });
+      }
+      const r = await runKcat(['-C', '-b', b.bootstrap, '-t', topic, '-p', '2', '-o', '-10', '-e', '-q', '-f', '%p %o %K %S\\n%k%s\\n%h\\n', '-m', '20'], {
+        timeoutMs: 60_000,
+      });
+      assertSameRecords(p2.slice(-10), parseKcatOutput(r.stdout), { label: 'kcat -p 2 -o -10' });
     });
   });
 });

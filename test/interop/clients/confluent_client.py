@@ -36,7 +36,7 @@ def cmd_produce(args):
         'compression.type': args.compression,
         'linger.ms': 5,
         'message.max.bytes': 2000000,
-        'enable.idempotence': False,
+        'enable.idempotence': args.idempotent,
         'message.timeout.ms': args.message_timeout_ms,
         'queue.buffering.max.messages': 200000,
     })
@@ -335,6 +335,7 @@ def main():
     pp.add_argument('--ack-log', action='store_true')
     pp.add_argument('--message-timeout-ms', type=int, default=60000)
     pp.add_argument('--flush-timeout', type=float, default=90)
+    pp.add_argument('--idempotent', action='store_true')
     pp.add_argument('--pause-every', type=int, default=0)
     pp.add_argument('--pause-ms', type=int, default=0)
     cp = sub.add_parser('consume')
