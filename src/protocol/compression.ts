@@ -14,12 +14,25 @@
 
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
-import * as snappy from 'snappy'
-import * as lz4 from 'lz4-napi'
-import * as zstd from 'zstd-napi'
-import zstdBinding from 'zstd-napi/binding.js'
+import { createRequire } from 'node:module'
+import type * as SnappyModule from 'snappy'
+import type * as Lz4Module from 'lz4-napi'
+import type * as ZstdModule from 'zstd-napi'
+import type ZstdBindingModule from 'zstd-napi/binding.js'
 import { Compression } from './record-batch.js'
 import { ErrorCode, KafkaError } from './errors.js'
+
+// The native codecs load on first use: most brokers never see some codecs, and loading all
+// four at start costs a noticeable share of start-to-ready time.
+const require = createRequire(import.meta.url)
+let snappyModule: typeof SnappyModule | undefined
+let lz4Module: typeof Lz4Module | undefined
+let zstdModule: typeof ZstdModule | undefined
+let zstdBindingModule: typeof ZstdBindingModule | undefined
+const lazySnappy = (): typeof SnappyModule => (snappyModule ??= require('snappy') as typeof SnappyModule)
+const lazyLz4 = (): typeof Lz4Module => (lz4Module ??= require('lz4-napi') as typeof Lz4Module)
+const lazyZstd = (): typeof ZstdModule => (zstdModule ??= require('zstd-napi') as typeof ZstdModule)
+const lazyZstdBinding = (): typeof ZstdBindingModule => (zstdBindingModule ??= require('zstd-napi/binding.js') as typeof ZstdBindingModule)
 
 export { Compression }
 
@@ -67,9 +80,9 @@ export async function compress(codec: Compression, data: Buffer): Promise<Buffer
   switch (codec) {
     case Compression.None: return data
     case Compression.Gzip: return gzipAsync(data)
-    case Compression.Snappy: return snappy.compress(data)
-    case Compression.Lz4: return lz4.compressFrame(data)
-    case Compression.Zstd: return zstd.compress(data) // zstd-napi has no async one-shot; it is fast
+    case Compression.Snappy: return lazySnappy().compress(data)
+    case Compression.Lz4: return lazyLz4().compressFrame(data)
+    case Compression.Zstd: return lazyZstd().compress(data) // zstd-napi has no async one-shot; it is fast
     default: throw unsupported(codec)
   }
 }
@@ -78,9 +91,9 @@ export function compressSync(codec: Compression, data: Buffer): Buffer {
   switch (codec) {
     case Compression.None: return data
     case Compression.Gzip: return zlib.gzipSync(data)
-    case Compression.Snappy: return snappy.compressSync(data)
-    case Compression.Lz4: return lz4.compressFrameSync(data)
-    case Compression.Zstd: return zstd.compress(data)
+    case Compression.Snappy: return lazySnappy().compressSync(data)
+    case Compression.Lz4: return lazyLz4().compressFrameSync(data)
+    case Compression.Zstd: return lazyZstd().compress(data)
     default: throw unsupported(codec)
   }
 }
@@ -145,7 +158,7 @@ const SNAPPY_MAX_RATIO = 22
 function snappyRaw(block: Buffer): Buffer {
   const n = snappyRawLength(block, 0, block.length)
   if (n > block.length * SNAPPY_MAX_RATIO + 16) throw new Error(`snappy block of ${block.length} bytes cannot hold ${n} bytes`)
-  return snappy.uncompressSync(block, { asBuffer: true }) as Buffer
+  return lazySnappy().uncompressSync(block, { asBuffer: true }) as Buffer
 }
 
 function snappyDecompress(data: Buffer, maxOutput: number): Buffer {
@@ -195,7 +208,7 @@ function lz4Decompress(data: Buffer, maxOutput: number): Buffer {
     const exact = lz4FrameBound(data, true)
     if (exact > maxOutput) throw tooLarge(Compression.Lz4, exact, maxOutput)
   }
-  return lz4.decompressFrameSync(data)
+  return lazyLz4().decompressFrameSync(data)
 }
 
 /**
@@ -276,28 +289,29 @@ function lz4BlockOutput(data: Buffer, start: number, end: number, blockMax: numb
 
 const ZSTD_WINDOW_LOG_MAX = 24 // 16 MiB: producers compress batches of at most a few MiB
 const ZSTD_TRUSTED_SIZE = 4 << 20
-let zstdCtx: InstanceType<typeof zstdBinding.DCtx> | undefined
+let zstdCtx: InstanceType<typeof ZstdBindingModule.DCtx> | undefined
 
-function zstdContext(): InstanceType<typeof zstdBinding.DCtx> {
+function zstdContext(): InstanceType<typeof ZstdBindingModule.DCtx> {
   if (zstdCtx === undefined) {
-    zstdCtx = new zstdBinding.DCtx()
-    zstdCtx.setParameter(zstdBinding.DParameter.windowLogMax, ZSTD_WINDOW_LOG_MAX)
+    const binding = lazyZstdBinding()
+    zstdCtx = new binding.DCtx()
+    zstdCtx.setParameter(binding.DParameter.windowLogMax, ZSTD_WINDOW_LOG_MAX)
   }
   return zstdCtx
 }
 
 function zstdDecompress(data: Buffer, maxOutput: number): Buffer {
   const dctx = zstdContext()
-  dctx.reset(zstdBinding.ResetDirective.sessionOnly)
+  dctx.reset(lazyZstdBinding().ResetDirective.sessionOnly)
   // fast path: every frame announces its content size, and the size is plausible (zstd's RLE
   // blocks make any ratio possible, so a large announced size is only trusted while streaming)
   let known: number | null = 0
   for (let rest: Buffer = data; rest.length > 0 && known !== null;) {
-    const size = zstdBinding.getFrameContentSize(rest)
+    const size = lazyZstdBinding().getFrameContentSize(rest)
     if (size === null) { known = null; break }
     known += size
     if (known > maxOutput) throw tooLarge(Compression.Zstd, known, maxOutput)
-    rest = rest.subarray(zstdBinding.findFrameCompressedSize(rest))
+    rest = rest.subarray(lazyZstdBinding().findFrameCompressedSize(rest))
   }
   if (known !== null && known <= Math.max(ZSTD_TRUSTED_SIZE, data.length * 64)) {
     const out = Buffer.allocUnsafe(known)
