@@ -7,9 +7,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startBroker, type BrokerHandle } from '../helpers/broker.js';
-import { requireKcat, requirePythonModule, runPython } from '../helpers/clients.js';
+import { requireKcat, requirePythonModule, runKcat, runPython } from '../helpers/clients.js';
 import { assertSameRecords, makeDataset, writeJsonl, type ConsumedRecord, type TestRecord } from '../helpers/dataset.js';
-import { kcatConsume, pythonConsume, pythonCreateTopic, scratchDir } from '../helpers/external.js';
+import { kcatConsume, parseKcatOutput, pythonConsume, pythonCreateTopic, pythonProduce, scratchDir } from '../helpers/external.js';
 import { kafkajs, kafkajsConsume, kafkajsProduce, withKafkaJSAdmin } from '../helpers/node-clients.js';
 import { seedOf, uniqueTopic } from '../helpers/util.js';
 
@@ -152,6 +152,32 @@ describe('crash/restart durability', { timeout: 600_000 }, () => {
         const sent = sentBy.get(p) ?? [];
         assert.ok(recs.length <= sent.length, `partition ${p} has more records (${recs.length}) than were sent (${sent.length})`);
         assertSameRecords(sent.slice(0, recs.length), recs, { label: `partition ${p} after restart is a prefix of the sent records` });
+      }
+    });
+  });
+
+  it('kafka-python (acks=1) into 1 MiB segments: SIGKILL + restart recovers every segment, reads from any offset', { timeout: 240_000 }, async (t) => {
+    const b = broker!;
+    await b.explain(async () => {
+      await requirePythonModule('kafka');
+      const topic = uniqueTopic('restart-segments');
+      // 1 MiB is Kafka 4's minimum segment.bytes; ~6 MB of data rolls several segments.
+      await pythonCreateTopic('kafka-python', b.bootstrap, topic, 1, { 'flush.messages': '1', 'segment.bytes': '1048576' });
+      const bigValues: Record<number, number> = {};
+      for (let i = 0; i < 3000; i += 3) bigValues[i] = 6000;
+      const data = makeDataset({ seed: seedOf('restart/segments'), count: 3000, partitions: 1, bigValues });
+      const summary = await pythonProduce('kafka-python', b.bootstrap, topic, data, { compression: 'none', acks: '1' });
+      assert.equal(summary?.delivered, data.length, `producer summary: ${JSON.stringify(summary)}`);
+      await b.kill();
+      await b.restart();
+      const got = await kcatConsume(b.bootstrap, topic);
+      t.diagnostic(`${data.length} records acknowledged (acks=1), ${got.length} read after SIGKILL + restart`);
+      assertSameRecords(data, got, { label: 'multi-segment log after SIGKILL + restart' });
+      for (const start of [999, 1500, 2999]) {
+        const r = await runKcat(['-C', '-b', b.bootstrap, '-t', topic, '-p', '0', '-o', String(start), '-e', '-q', '-f', '%p %o %K %S\\n%k%s\\n%h\\n', '-m', '20'], {
+          timeoutMs: 60_000,
+        });
+        assertSameRecords(data.slice(start), parseKcatOutput(r.stdout), { label: `read from offset ${start} after restart` });
       }
     });
   });
