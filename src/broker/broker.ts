@@ -4,6 +4,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { MetadataStore, type TopicRecord } from '../controller/metadata-store.js'
+import { openGroupCoordinator, type GroupCoordinator } from '../coordinator/index.js'
 import { effectiveConfig, topicConfigDefs, validateTopicConfig } from '../controller/topic-configs.js'
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import { LogManager, type LogConfig, type PartitionLog } from '../storage/index.js'
@@ -40,6 +41,8 @@ export class Broker {
   readonly registry = new HandlerRegistry(handlers)
   readonly delayed = new DelayedQueue()
   readonly fetchSessions: FetchSessionCache
+  /** Consumer groups and committed offsets; opened after the logs. */
+  groups!: GroupCoordinator
   private server: Server | null = null
   private readonly connections = new Set<Connection>()
   private readonly appendListeners = new Map<string, Set<(bytes: number) => void>>()
@@ -67,6 +70,7 @@ export class Broker {
         if (!logs.getPartition(t.name, p)) await logs.createPartition(t.name, p, broker.logConfig(t.name))
       }
     }
+    broker.groups = await openGroupCoordinator(broker)
     return broker
   }
 
@@ -109,6 +113,7 @@ export class Broker {
       this.server.close(() => resolve())
       for (const c of this.connections) c.close('broker shutting down')
     })
+    await this.groups?.close()
     await this.logs.close()
   }
 

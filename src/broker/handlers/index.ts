@@ -16,6 +16,17 @@ import { deleteRecordsHandler } from './delete-records.js'
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js'
 import { describeClusterHandler } from './describe-cluster.js'
 import { describeLogDirsHandler } from './describe-log-dirs.js'
+import { findCoordinatorHandler } from './find-coordinator.js'
+import { joinGroupHandler } from './join-group.js'
+import { syncGroupHandler } from './sync-group.js'
+import { heartbeatHandler } from './heartbeat.js'
+import { leaveGroupHandler } from './leave-group.js'
+import { offsetCommitHandler } from './offset-commit.js'
+import { offsetFetchHandler } from './offset-fetch.js'
+import { describeGroupsHandler } from './describe-groups.js'
+import { listGroupsHandler } from './list-groups.js'
+import { deleteGroupsHandler } from './delete-groups.js'
+import { offsetDeleteHandler } from './offset-delete.js'
 
 export const handlers: Handler<any, any>[] = [
   apiVersionsHandler,
@@ -33,4 +44,15 @@ export const handlers: Handler<any, any>[] = [
   offsetForLeaderEpochHandler,
   describeClusterHandler,
   describeLogDirsHandler,
+  findCoordinatorHandler,
+  joinGroupHandler,
+  syncGroupHandler,
+  heartbeatHandler,
+  leaveGroupHandler,
+  offsetCommitHandler,
+  offsetFetchHandler,
+  describeGroupsHandler,
+  listGroupsHandler,
+  deleteGroupsHandler,
+  offsetDeleteHandler,
 ]

@@ -1,0 +1,183 @@
+// The coordinator's durable state: records of the internal compacted topic __consumer_offsets.
+// Keys follow Kafka's layout, so compaction keeps the last value per key and tools that read the
+// topic recognise it: an offset commit key is (int16 version 1, group, topic, int32 partition),
+// a group metadata key is (int16 version 2, group). Values are our own JSON (not the hot path);
+// a null value is a tombstone. A group lives in the partition its id hashes to, as in Kafka.
+
+import { ErrorCode, KafkaError } from '../protocol/errors.js'
+import { buildBatchSync, readBatchHeader, readRecords } from '../protocol/records.js'
+import type { PartitionLog } from '../storage/index.js'
+
+export const OFFSETS_TOPIC = '__consumer_offsets'
+
+const OFFSET_KEY_V0 = 0
+const OFFSET_KEY_V1 = 1
+const GROUP_KEY = 2
+
+export interface OffsetValue {
+  offset: number
+  leaderEpoch: number
+  metadata: string | null
+  commitTimestamp: number
+  /** Explicit expiry from OffsetCommit v2-4 retentionTimeMs; -1 when the default retention applies. */
+  expireTimestamp: number
+}
+
+export interface GroupValue {
+  protocolType: string
+  generationId: number
+  protocolName: string | null
+  leader: string | null
+  /** When the group entered its current state (for Empty groups: when offsets start to age). */
+  stateTimestamp: number
+  members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string }[]
+}
+
+export type CoordinatorRecord =
+  | { type: 'offset'; group: string; topic: string; partition: number; value: OffsetValue | null }
+  | { type: 'group'; group: string; value: GroupValue | null }
+
+export interface KeyValue {
+  key: Buffer
+  value: Buffer | null
+}
+
+function writeString(parts: Buffer[], s: string): void {
+  const b = Buffer.from(s, 'utf8')
+  const len = Buffer.alloc(2)
+  len.writeInt16BE(b.length)
+  parts.push(len, b)
+}
+
+export function encodeRecord(r: CoordinatorRecord): KeyValue {
+  const parts: Buffer[] = []
+  const version = Buffer.alloc(2)
+  if (r.type === 'offset') {
+    version.writeInt16BE(OFFSET_KEY_V1)
+    parts.push(version)
+    writeString(parts, r.group)
+    writeString(parts, r.topic)
+    const p = Buffer.alloc(4)
+    p.writeInt32BE(r.partition)
+    parts.push(p)
+  } else {
+    version.writeInt16BE(GROUP_KEY)
+    parts.push(version)
+    writeString(parts, r.group)
+  }
+  return { key: Buffer.concat(parts), value: r.value === null ? null : Buffer.from(JSON.stringify(r.value), 'utf8') }
+}
+
+/** Decodes one record of the topic; null for keys this version does not know. */
+export function decodeRecord(key: Buffer, value: Buffer | null): CoordinatorRecord | null {
+  let pos = 0
+  const str = (): string => {
+    const n = key.readInt16BE(pos)
+    pos += 2
+    if (n < 0 || pos + n > key.length) throw new RangeError('bad string in key')
+    const s = key.toString('utf8', pos, pos + n)
+    pos += n
+    return s
+  }
+  const version = key.readInt16BE(0)
+  pos = 2
+  if (version === OFFSET_KEY_V0 || version === OFFSET_KEY_V1) {
+    const group = str()
+    const topic = str()
+    const partition = key.readInt32BE(pos)
+    return { type: 'offset', group, topic, partition, value: value === null ? null : (JSON.parse(value.toString('utf8')) as OffsetValue) }
+  }
+  if (version === GROUP_KEY) {
+    const group = str()
+    return { type: 'group', group, value: value === null ? null : (JSON.parse(value.toString('utf8')) as GroupValue) }
+  }
+  return null
+}
+
+/** Java's String.hashCode, so a group maps to the same partition as in Kafka. */
+export function javaStringHash(s: string): number {
+  let h = 0
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0
+  return h
+}
+
+/** Kafka's `Utils.abs(groupId.hashCode) % partitions`. */
+export function partitionFor(groupId: string, partitions: number): number {
+  const h = javaStringHash(groupId)
+  const abs = h === -2147483648 ? 0 : Math.abs(h)
+  return abs % partitions
+}
+
+/** Where the coordinator's records go: one partition per group, written and replayed in order. */
+export interface GroupStore {
+  readonly partitions: number
+  /** Appends records to a partition; resolves once they are durable as the log defines it. */
+  append(partition: number, records: KeyValue[]): Promise<void>
+  /** Calls fn with every record of a partition, oldest first. */
+  replay(partition: number, fn: (key: Buffer, value: Buffer | null) => void): Promise<void>
+}
+
+/** The store for tests: records kept in memory, replayable like the log. */
+export class MemoryGroupStore implements GroupStore {
+  readonly logs: KeyValue[][]
+  failNext: KafkaError | null = null
+
+  constructor(readonly partitions = 1) {
+    this.logs = Array.from({ length: partitions }, () => [])
+  }
+
+  async append(partition: number, records: KeyValue[]): Promise<void> {
+    await Promise.resolve()
+    if (this.failNext) {
+      const e = this.failNext
+      this.failNext = null
+      throw e
+    }
+    this.logs[partition]!.push(...records)
+  }
+
+  async replay(partition: number, fn: (key: Buffer, value: Buffer | null) => void): Promise<void> {
+    for (const r of this.logs[partition]!) fn(r.key, r.value)
+  }
+}
+
+const REPLAY_READ_BYTES = 4 * 1024 * 1024
+
+/** The store over the partitions of __consumer_offsets. */
+export class LogGroupStore implements GroupStore {
+  constructor(
+    readonly partitions: number,
+    private readonly partitionLog: (partition: number) => PartitionLog | undefined,
+  ) {}
+
+  private log(partition: number): PartitionLog {
+    const log = this.partitionLog(partition)
+    if (!log) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC}-${partition} is not available`)
+    return log
+  }
+
+  async append(partition: number, records: KeyValue[]): Promise<void> {
+    const batch = buildBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) })
+    await this.log(partition).append([batch]).done
+  }
+
+  async replay(partition: number, fn: (key: Buffer, value: Buffer | null) => void): Promise<void> {
+    const log = this.log(partition)
+    let offset = log.logStartOffset
+    const end = log.writtenEndOffset
+    while (offset < end) {
+      const { batches } = await log.read(offset, REPLAY_READ_BYTES, end)
+      if (batches.length === 0) break
+      for (const batch of batches) {
+        const h = readBatchHeader(batch)
+        const next = h.baseOffset + h.lastOffsetDelta + 1
+        if (next <= offset) continue
+        offset = next
+        if (h.isControl) continue
+        for (const r of readRecords(batch)) {
+          if (r.key) fn(r.key, r.value)
+        }
+      }
+    }
+  }
+}
