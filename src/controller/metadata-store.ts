@@ -23,7 +23,12 @@ interface Snapshot {
   version: 1
   clusterId: string
   topics: TopicRecord[]
+  /** first producer id not yet handed out in a block */
+  nextProducerIdBlock?: number
 }
+
+/** Producer ids are reserved in blocks, so a restart never hands out an id twice. */
+export const PRODUCER_ID_BLOCK_SIZE = 1000
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]+$/
 export const MAX_TOPIC_NAME_LENGTH = 249
@@ -49,6 +54,9 @@ export class MetadataStore {
   readonly clusterId: string
   private readonly topics = new Map<string, TopicRecord>()
   private readonly byId = new Map<string, TopicRecord>()
+  private nextProducerIdBlock = 0
+  private producerIdNext = 0
+  private producerIdEnd = 0
 
   constructor(private readonly dataDir: string) {
     mkdirSync(dataDir, { recursive: true })
@@ -56,6 +64,7 @@ export class MetadataStore {
     if (existsSync(this.file)) {
       const snap = JSON.parse(readFileSync(this.file, 'utf8')) as Snapshot
       this.clusterId = snap.clusterId
+      this.nextProducerIdBlock = snap.nextProducerIdBlock ?? 0
       for (const t of snap.topics) this.index(t)
     } else {
       this.clusterId = newClusterId()
@@ -69,7 +78,7 @@ export class MetadataStore {
   }
 
   private persist(): void {
-    const snap: Snapshot = { version: 1, clusterId: this.clusterId, topics: [...this.topics.values()] }
+    const snap: Snapshot = { version: 1, clusterId: this.clusterId, topics: [...this.topics.values()], nextProducerIdBlock: this.nextProducerIdBlock }
     const tmp = `${this.file}.tmp`
     const fd = openSync(tmp, 'w')
     try {
@@ -82,6 +91,17 @@ export class MetadataStore {
     // the rename itself is durable only once the directory is synced
     const dirFd = openSync(this.dataDir, 'r')
     try { fsyncSync(dirFd) } finally { closeSync(dirFd) }
+  }
+
+  /** A producer id never handed out before, on this cluster, across restarts. */
+  allocateProducerId(): number {
+    if (this.producerIdNext >= this.producerIdEnd) {
+      this.producerIdNext = this.nextProducerIdBlock
+      this.producerIdEnd = this.nextProducerIdBlock + PRODUCER_ID_BLOCK_SIZE
+      this.nextProducerIdBlock = this.producerIdEnd
+      this.persist()
+    }
+    return this.producerIdNext++
   }
 
   topic(name: string): TopicRecord | undefined {

@@ -20,6 +20,7 @@ import { type LogConfig, logConfig } from './config.js'
 import { type StorageFs, isStorageErrno, nodeFs } from './fs-layer.js'
 import { forEachRecord } from './record-view.js'
 import { OFFSET_INDEX_ENTRY, OffsetIndex, Segment, TIME_INDEX_ENTRY, TimeIndex, scanSegment, segmentFileName } from './segment.js'
+import { ProducerStateManager } from './producer-state.js'
 
 export interface AppendOptions {
   /** For LogAppendTime topics: the time the caller already wrote into the batches. */
@@ -120,6 +121,8 @@ export class PartitionLog {
   private pendingDeletes: Array<{ files: string[]; at: number }> = []
   /** Compaction: offset before which the log is clean. */
   firstDirtyOffset = 0
+  /** Idempotent producers' recent batches, for duplicate and sequence checks. */
+  readonly producers = new ProducerStateManager()
   readonly fs: StorageFs
   readonly now: () => number
   readonly codec: RecordCodec | undefined
@@ -858,6 +861,7 @@ export class PartitionLog {
     return this.exclusive(async () => {
       await this.whenIdle()
       if (offset >= this.nextOffset) return
+      this.producers.clear()
       while (this.segs.length > 1 && this.active.baseOffset >= offset) {
         const seg = this.segs.pop()!
         await this.deleteSegmentFiles(seg, true)

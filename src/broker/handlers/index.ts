@@ -27,6 +27,7 @@ import { describeGroupsHandler } from './describe-groups.js'
 import { listGroupsHandler } from './list-groups.js'
 import { deleteGroupsHandler } from './delete-groups.js'
 import { offsetDeleteHandler } from './offset-delete.js'
+import { initProducerIdHandler } from './init-producer-id.js'
 
 export const handlers: Handler<any, any>[] = [
   apiVersionsHandler,
@@ -55,4 +56,5 @@ export const handlers: Handler<any, any>[] = [
   listGroupsHandler,
   deleteGroupsHandler,
   offsetDeleteHandler,
+  initProducerIdHandler,
 ]

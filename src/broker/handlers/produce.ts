@@ -39,7 +39,23 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
     if (settings.logAppendTime) assignOffsets(batch, 0, { logAppendTime: now, partitionLeaderEpoch: 0 })
     else if (info.maxTimestamp !== info.headerMaxTimestamp) assignOffsets(batch, 0, { partitionLeaderEpoch: 0, maxTimestamp: info.maxTimestamp })
     else batch.writeInt32BE(0, BatchOffset.partitionLeaderEpoch) // not under the CRC
+    const idempotent = info.producerId >= 0
+    const firstSeq = info.baseSequence
+    const lastSeq = (firstSeq + info.lastOffsetDelta) % 2 ** 31
+    if (idempotent) {
+      const duplicate = log.producers.check(info.producerId, info.producerEpoch, firstSeq, lastSeq)
+      if (duplicate) {
+        // a retry of a batch we already have: answer with where it went, append nothing
+        result.baseOffset = duplicate.firstOffset
+        result.logStartOffset = log.logStartOffset
+        return result
+      }
+    }
     const appended = log.append([batch], settings.logAppendTime ? { logAppendTime: now } : undefined)
+    if (idempotent) {
+      log.producers.record(info.producerId, info.producerEpoch, { firstSeq, lastSeq, firstOffset: appended.baseOffset, lastOffset: appended.lastOffset }, now)
+      appended.done.catch(() => log.producers.forget(info.producerId))
+    }
     result.baseOffset = appended.baseOffset
     result.logAppendTimeMs = settings.logAppendTime ? now : -1
     if (acks !== 0) await appended.done
