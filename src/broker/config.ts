@@ -59,6 +59,27 @@ export function isKnownSetting(name: string): boolean {
   return known.has(name)
 }
 
+/**
+ * Checks every known setting's value against the type its default implies; returns the
+ * problems (empty when all is well) so that the broker refuses to start with a clear message.
+ */
+export function validateSettings(settings: BrokerSettings): string[] {
+  const problems: string[] = []
+  for (const d of brokerSettingDefs) {
+    const v = settings[d.name]
+    if (v === undefined) continue
+    if (/^-?\d+$/.test(d.default) && !/^-?\d+$/.test(v.trim())) problems.push(`${d.name}=${v}: must be an integer`)
+    if ((d.default === 'true' || d.default === 'false') && v !== 'true' && v !== 'false') problems.push(`${d.name}=${v}: must be true or false`)
+  }
+  for (const name of ['listeners', 'advertised.listeners']) {
+    const v = settings[name]
+    if (v) {
+      try { parseListener(v) } catch (err) { problems.push((err as Error).message) }
+    }
+  }
+  return problems
+}
+
 export interface ListenAddress {
   host: string
   port: number

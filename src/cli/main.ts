@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { Broker } from '../broker/broker.js'
-import { brokerSettingDefs, envName, resolveSettings, type BrokerSettings } from '../broker/config.js'
+import { brokerSettingDefs, envName, isKnownSetting, resolveSettings, validateSettings, type BrokerSettings } from '../broker/config.js'
+import { topicConfigDefs } from '../controller/topic-configs.js'
 
 const USAGE = `Usage: fjord broker [options]
 
@@ -67,11 +68,17 @@ async function runBroker(argv: string[]): Promise<void> {
   if (values['data-dir']) overrides['log.dirs'] = values['data-dir']
   if (values['broker-id']) overrides['broker.id'] = values['broker-id']
   const settings = resolveSettings(overrides)
+  const problems = validateSettings(settings)
+  if (problems.length > 0) throw new Error(`invalid settings:\n  ${problems.join('\n  ')}`)
+  // Topic-config defaults (log.cleaner.*, message.timestamp.*) are valid broker keys too.
+  const synonyms = new Set([...topicConfigDefs.values()].flatMap((d) => (d.synonym ? [d.synonym] : [])))
+  const unknown = Object.keys(overrides).filter((k) => !isKnownSetting(k) && !synonyms.has(k))
 
   const log = pino(
     { level: values['log-level'] ?? process.env.FJORD_LOG_LEVEL ?? 'info', base: { broker: settings['broker.id'] } },
     pino.destination(2),
   )
+  for (const k of unknown) log.warn({ setting: k }, 'unknown setting, ignored')
   const started = performance.now()
   const broker = await Broker.open(settings, log)
   await broker.listen()
