@@ -218,6 +218,7 @@ export class Broker {
       await this.logs.deletePartition(name, p)
       this.notifyAppend(name, p, 0) // waiting fetches answer now, with the error
     }
+    await this.groups?.forgetTopic(name)
     return t
   }
 

@@ -420,3 +420,19 @@ describe('group coordinator: offsets', () => {
     await c.close()
   })
 })
+
+describe('group coordinator: deleted topics', () => {
+  it('a deleted topic takes its committed offsets with it, durably', async () => {
+    const store = new MemoryGroupStore(2)
+    const c = new GroupCoordinator(config(), store)
+    await c.load()
+    await c.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, offsets: [{ topic: 'gone', partition: 0, offset: 1, leaderEpoch: -1, metadata: '' }, { topic: 'kept', partition: 0, offset: 2, leaderEpoch: -1, metadata: '' }] })
+    await c.forgetTopic('gone')
+    assert.deepEqual(c.fetchOffsets('g', null).map((o) => o.topic), ['kept'])
+    await c.close()
+    const again = new GroupCoordinator(config(), store)
+    await again.load()
+    assert.deepEqual(again.fetchOffsets('g', null).map((o) => o.topic), ['kept'])
+    await again.close()
+  })
+})

@@ -995,6 +995,21 @@ export class GroupCoordinator {
     if (byPartition.size === 0) group.offsets.delete(topic)
   }
 
+  /** A deleted topic takes its committed offsets with it, in every group (Kafka's onPartitionsDeleted). */
+  async forgetTopic(topic: string): Promise<void> {
+    for (const group of [...this.groups.values()]) {
+      const byPartition = group.offsets.get(topic)
+      if (!byPartition) continue
+      const records: CoordinatorRecord[] = [...byPartition.keys()].map((partition) => ({ type: 'offset', group: group.id, topic, partition, value: null }))
+      try {
+        await this.track(this.append(group.id, records))
+        for (const r of records) if (r.type === 'offset') this.forgetOffset(group, r.topic, r.partition)
+      } catch (err) {
+        this.log?.warn({ err, group: group.id, topic }, 'failed to remove the offsets of a deleted topic')
+      }
+    }
+  }
+
   // ---- Describe, list, delete ------------------------------------------------------------------
 
   describe(groupId: string): GroupDescription {
