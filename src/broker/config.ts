@@ -2,6 +2,8 @@
 // command-line flag > environment variable (FJORD_<NAME>, dots as underscores) > default.
 // Settings use Kafka's broker property names so operators can carry their server.properties over.
 
+import { groupSettingDefs } from '../coordinator/index.js'
+
 export interface BrokerSettingDef {
   name: string
   default: string
@@ -33,15 +35,7 @@ export const brokerSettingDefs: BrokerSettingDef[] = [
   { name: 'fetch.max.bytes', default: '57671680', doc: 'Upper bound of one Fetch response.' },
   { name: 'max.incremental.fetch.session.cache.slots', default: '1000', doc: 'Incremental fetch sessions kept (KIP-227).' },
   { name: 'cluster.id', default: '', doc: 'Cluster id; generated and stored on first start when empty.' },
-  { name: 'group.initial.rebalance.delay.ms', default: '3000', doc: 'How long an empty group waits for more members before its first rebalance.' },
-  { name: 'group.min.session.timeout.ms', default: '6000', doc: 'Smallest session timeout a group member may ask for.' },
-  { name: 'group.max.session.timeout.ms', default: '1800000', doc: 'Largest session timeout a group member may ask for.' },
-  { name: 'group.max.size', default: '2147483647', doc: 'Most members one consumer group may have.' },
-  { name: 'offsets.retention.minutes', default: '10080', doc: 'Committed offsets of an empty group expire after this long.' },
-  { name: 'offsets.retention.check.interval.ms', default: '600000', doc: 'How often expired offsets are removed.' },
-  { name: 'offset.metadata.max.bytes', default: '4096', doc: 'Largest metadata string of a committed offset.' },
-  { name: 'offsets.topic.num.partitions', default: '1', doc: 'Partitions of __consumer_offsets, fixed when it is first created.' },
-  { name: 'offsets.topic.segment.bytes', default: '104857600', doc: 'Segment size of __consumer_offsets.' },
+  ...groupSettingDefs,
 ]
 
 const known = new Map(brokerSettingDefs.map((d) => [d.name, d]))

@@ -22,17 +22,26 @@ export interface GroupConfig {
   offsetsTopicSegmentBytes: number
 }
 
-export const GROUP_SETTING_DEFAULTS: Record<string, string> = {
-  'group.initial.rebalance.delay.ms': '3000',
-  'group.min.session.timeout.ms': '6000',
-  'group.max.session.timeout.ms': '1800000',
-  'group.max.size': '2147483647',
-  'offsets.retention.minutes': '10080',
-  'offsets.retention.check.interval.ms': '600000',
-  'offset.metadata.max.bytes': '4096',
-  'offsets.topic.num.partitions': '1',
-  'offsets.topic.segment.bytes': '104857600',
+export interface GroupSettingDef {
+  name: string
+  default: string
+  doc: string
 }
+
+/** The coordinator's broker settings; the broker's settings table includes them. */
+export const groupSettingDefs: readonly GroupSettingDef[] = [
+  { name: 'group.initial.rebalance.delay.ms', default: '3000', doc: 'How long an empty group waits for more members before its first rebalance.' },
+  { name: 'group.min.session.timeout.ms', default: '6000', doc: 'Smallest session timeout a group member may ask for.' },
+  { name: 'group.max.session.timeout.ms', default: '1800000', doc: 'Largest session timeout a group member may ask for.' },
+  { name: 'group.max.size', default: '2147483647', doc: 'Most members one consumer group may have.' },
+  { name: 'offsets.retention.minutes', default: '10080', doc: 'Committed offsets of an empty group expire after this long.' },
+  { name: 'offsets.retention.check.interval.ms', default: '600000', doc: 'How often expired offsets are removed.' },
+  { name: 'offset.metadata.max.bytes', default: '4096', doc: 'Largest metadata string of a committed offset.' },
+  { name: 'offsets.topic.num.partitions', default: '1', doc: 'Partitions of __consumer_offsets, fixed when it is first created.' },
+  { name: 'offsets.topic.segment.bytes', default: '104857600', doc: 'Segment size of __consumer_offsets.' },
+]
+
+const GROUP_SETTING_DEFAULTS: Record<string, string> = Object.fromEntries(groupSettingDefs.map((d) => [d.name, d.default]))
 
 export function groupConfig(settings: Record<string, string | undefined>): GroupConfig {
   const num = (name: string): number => {

@@ -8,8 +8,8 @@ import type { PartitionLog } from '../storage/index.js'
 
 export { GroupCoordinator, parseSubscriptionTopics } from './group-coordinator.js'
 export type { GroupState, JoinRequest, JoinResult, SyncRequest, SyncResult, LeaveResult, CommitRequest, FetchedOffset, GroupDescription, GroupListing, MemberIdentity, Protocol } from './group-coordinator.js'
-export { groupConfig, GROUP_SETTING_DEFAULTS } from './config.js'
-export type { GroupConfig } from './config.js'
+export { groupConfig, groupSettingDefs } from './config.js'
+export type { GroupConfig, GroupSettingDef } from './config.js'
 export { OFFSETS_TOPIC, MemoryGroupStore, LogGroupStore, partitionFor } from './offsets-log.js'
 export type { GroupStore } from './offsets-log.js'
 
