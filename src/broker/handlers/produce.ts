@@ -58,8 +58,10 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
     }
     result.baseOffset = appended.baseOffset
     result.logAppendTimeMs = settings.logAppendTime ? now : -1
-    if (acks !== 0) await appended.done
-    else appended.done.catch((err) => broker.log.warn({ err, topic, partition: index }, 'acks=0 append failed'))
+    // Waiting fetches wake when this batch becomes readable, i.e. once its write completes.
+    const readable = appended.done.then(() => broker.notifyAppend(topic, index, batch.length))
+    if (acks !== 0) await readable
+    else readable.catch((err) => broker.log.warn({ err, topic, partition: index }, 'acks=0 append failed'))
     result.logStartOffset = log.logStartOffset
   } catch (err) {
     if (!(err instanceof KafkaError)) throw err
@@ -97,9 +99,6 @@ export const produceHandler = defineHandler(Apis.Produce, async (ctx, req) => {
     partitionResponses: t.partitionData.map((p) => producePartition(ctx, t.name, p.index, p.records, req.acks)),
   }))
   const settled = await Promise.all(responses.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitionResponses) })))
-  req.topicData.forEach((t, i) => t.partitionData.forEach((p, j) => {
-    if (settled[i]!.partitionResponses[j]!.errorCode === 0) broker.notifyAppend(t.name, p.index, p.records?.length ?? 0)
-  }))
   if (req.acks === 0) return NO_RESPONSE
   return { responses: settled, throttleTimeMs: 0 }
 })
