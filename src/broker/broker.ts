@@ -211,6 +211,8 @@ export class Broker {
 
   async deleteTopic(name: string): Promise<TopicRecord> {
     if (!boolSetting(this.settings, 'delete.topic.enable')) throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED)
+    // The coordinators keep their state in internal topics; deleting one would lose it.
+    if (this.metadata.topic(name)?.internal) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic ${name} is a Kafka internal topic and is not allowed to be deleted.`)
     const t = this.metadata.deleteTopic(name)
     this.topicSettingsCache.delete(name)
     this.fetchSessions.forgetTopic(name)

@@ -254,6 +254,12 @@ describe('DeleteTopics', () => {
     const v0 = await raw.request(Apis.DeleteTopics, 0, { topicNames: [again, unique('raw-missing')], timeoutMs: 5000 })
     assert.deepEqual(v0.responses.map((r) => r.errorCode), [E.UNKNOWN_TOPIC_OR_PARTITION, 0])
   })
+
+  test('KafkaJS: the internal __consumer_offsets topic cannot be deleted', async () => {
+    assert.ok(broker.metadata.topic('__consumer_offsets')?.internal)
+    await rejectsWith(kjs.deleteTopics({ topics: ['__consumer_offsets'] }), E.INVALID_TOPIC_EXCEPTION)
+    assert.ok(broker.metadata.topic('__consumer_offsets'))
+  })
 })
 
 describe('CreatePartitions', () => {
