@@ -7,7 +7,7 @@ import { lastOffsetOf } from '../protocol/record-batch.js'
 import { Compression } from '../protocol/record-batch.js'
 import { buildBatchSync } from '../protocol/records.js'
 import { Cleaner, LogManager, PartitionLog, type LogConfig } from './index.js'
-import { decode, makeBatch } from './test-batches.js'
+import { decode, makeBatch, readAll } from './test-batches.js'
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'fjord-cleaner-'))
@@ -15,17 +15,6 @@ function tmp(): string {
 
 const compactConfig: Partial<LogConfig> = { cleanupPolicy: 'compact', segmentBytes: 1500, minCleanableDirtyRatio: 0.01, tailCacheBytes: 0, fileDeleteDelayMs: 0 }
 
-async function readAll(log: PartitionLog): Promise<Buffer[]> {
-  const out: Buffer[] = []
-  let offset = log.logStartOffset
-  while (offset < log.writtenEndOffset) {
-    const r = await log.read(offset, 1 << 20)
-    if (r.batches.length === 0) break
-    out.push(...r.batches)
-    offset = lastOffsetOf(r.batches[r.batches.length - 1]) + 1
-  }
-  return out
-}
 
 test('compaction keeps the latest record per key, preserving offsets', async () => {
   const dir = tmp()

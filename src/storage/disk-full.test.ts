@@ -6,7 +6,7 @@ import path from 'node:path'
 import { KafkaError } from '../protocol/errors.js'
 import { lastOffsetOf } from '../protocol/record-batch.js'
 import { PartitionLog, nodeFs, type StorageFs } from './index.js'
-import { decode, makeBatch } from './test-batches.js'
+import { decode, makeBatch, readAll } from './test-batches.js'
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'fjord-enospc-'))
@@ -35,17 +35,6 @@ function fullDisk(): { fs: StorageFs; setBudget(n: number): void } {
   return { fs: f, setBudget: (n) => (budget = n) }
 }
 
-async function readAll(log: PartitionLog): Promise<Buffer[]> {
-  const out: Buffer[] = []
-  let offset = log.logStartOffset
-  while (offset < log.writtenEndOffset) {
-    const r = await log.read(offset, 1 << 20)
-    if (r.batches.length === 0) break
-    out.push(...r.batches)
-    offset = lastOffsetOf(r.batches[r.batches.length - 1]) + 1
-  }
-  return out
-}
 
 test('ENOSPC: append rejects with KAFKA_STORAGE_ERROR, no partial batch on disk, offsets roll back, appends resume', async () => {
   for (const tail of [0, 1 << 20]) {

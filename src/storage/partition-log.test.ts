@@ -6,7 +6,7 @@ import path from 'node:path'
 import { KafkaError } from '../protocol/errors.js'
 import { baseOffsetOf, lastOffsetOf } from '../protocol/record-batch.js'
 import { PartitionLog, LogManager, type LogConfig, nodeFs, type StorageFs } from './index.js'
-import { decode, makeBatch, sizedBatch } from './test-batches.js'
+import { decode, makeBatch, sizedBatch, readAll } from './test-batches.js'
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'fjord-storage-'))
@@ -27,17 +27,6 @@ async function fill(log: PartitionLog, n: number, size = 200, ts?: number): Prom
   return out
 }
 
-async function readAll(log: PartitionLog, from = log.logStartOffset): Promise<Buffer[]> {
-  const out: Buffer[] = []
-  let offset = from
-  while (offset < log.writtenEndOffset) {
-    const r = await log.read(offset, 1 << 20)
-    if (r.batches.length === 0) break
-    out.push(...r.batches)
-    offset = lastOffsetOf(r.batches[r.batches.length - 1]) + 1
-  }
-  return out
-}
 
 test('append assigns offsets in call order and read returns the batch holding each offset', async () => {
   for (const tail of [0, 8 << 20]) {

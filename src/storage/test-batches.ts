@@ -1,7 +1,8 @@
 // Test helper: a minimal magic-v2 batch encoder (uncompressed) with a correct CRC32C.
 
 import { crc32c } from '@node-rs/crc32'
-import { BATCH_HEADER_SIZE, BATCH_LOG_OVERHEAD, BatchOffset, writeInt64 } from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, BATCH_LOG_OVERHEAD, BatchOffset, lastOffsetOf, writeInt64 } from '../protocol/record-batch.js'
+import type { PartitionLog } from './partition-log.js'
 import { forEachRecord } from './record-view.js'
 
 export interface TestRecord {
@@ -100,6 +101,19 @@ export function decode(batches: Buffer[]): Array<{ offset: number; key: string |
       const value = vl < 0 ? null : b.toString('utf8', at, at + vl)
       out.push({ offset: base + r.offsetDelta, key: r.key ? r.key.toString() : null, value, timestamp: baseTs + r.timestampDelta })
     })
+  }
+  return out
+}
+
+/** Every batch from `from` (default the log start) to the written end, reading 1 MiB at a time. */
+export async function readAll(log: PartitionLog, from = log.logStartOffset): Promise<Buffer[]> {
+  const out: Buffer[] = []
+  let offset = from
+  while (offset < log.writtenEndOffset) {
+    const r = await log.read(offset, 1 << 20)
+    if (r.batches.length === 0) break
+    out.push(...r.batches)
+    offset = lastOffsetOf(r.batches[r.batches.length - 1]!) + 1
   }
   return out
 }
