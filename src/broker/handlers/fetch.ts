@@ -146,15 +146,32 @@ function bytesOf(a: PartitionAnswer): number {
 }
 
 async function collect(broker: Broker, p: Plan, maxBytes: number): Promise<{ answers: PartitionAnswer[]; bytes: number; errors: boolean }> {
-  const answers: PartitionAnswer[] = []
+  let wanted = 0
+  for (const t of p.targets) wanted += t.maxBytes
+  let answers: PartitionAnswer[]
+  if (wanted <= maxBytes) {
+    // The partitions' limits fit in the response: read them all at once (the reads overlap in
+    // the thread pool), then apply the same rules as a sequential walk below.
+    answers = await Promise.all(p.targets.map((t) => readOne(broker, t, t.maxBytes, true)))
+  } else {
+    answers = []
+    let sofar = 0
+    for (const t of p.targets) {
+      const a = await readOne(broker, t, maxBytes - sofar, sofar === 0)
+      answers.push(a)
+      sofar += bytesOf(a)
+    }
+  }
+  // Only the first partition with data may exceed its limit (KIP-74), and the total stays within maxBytes.
   let bytes = 0
   let errors = false
-  for (const t of p.targets) {
-    const a = await readOne(broker, t, maxBytes - bytes, bytes === 0)
-    answers.push(a)
-    bytes += bytesOf(a)
+  p.targets.forEach((t, i) => {
+    const a = answers[i]!
+    const n = bytesOf(a)
+    if (n > 0 && bytes > 0 && (n > t.maxBytes || bytes + n > maxBytes)) a.records = []
+    else bytes += n
     if (a.errorCode !== 0) errors = true
-  }
+  })
   return { answers, bytes, errors }
 }
 
