@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `fjord` command. Today: `fjord broker` runs one broker (the embedded default).
+// The `fjord` command. `fjord broker` runs one broker (the embedded default); `fjord topic` and
+// `fjord group` administer a cluster as a Kafka client (src/cli/kafka-client.ts).
 
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -7,6 +8,31 @@ import { pino } from 'pino'
 import { Broker } from '../broker/broker.js'
 import { brokerSettingDefs, envName, isKnownSetting, resolveSettings, validateSettings, type BrokerSettings } from '../broker/config.js'
 import { topicConfigDefs } from '../controller/topic-configs.js'
+import { runGroupCommand } from './group-command.js'
+import { runTopicCommand } from './topic-command.js'
+
+const FJORD_USAGE = `Usage: fjord <command> [options]
+
+Commands:
+  broker                          run one broker
+  topic list                      list topics
+  topic describe NAME             partitions, offsets and config overrides of a topic
+  topic create NAME [--partitions N] [--replication-factor N] [--config KEY=VALUE ...]
+  topic delete NAME
+  group list                      groups with their state and protocol type
+  group describe GROUP            members, committed offsets, log end offsets and lag
+  group reset-offsets GROUP (--topic T[:P,...] | --all-topics)
+        (--to-earliest | --to-latest | --to-datetime ISO | --to-offset N) [--execute]
+                                  a dry run unless --execute; the group must be Empty or Dead
+  group delete GROUP
+
+The topic and group commands take --bootstrap-server HOST:PORT (default 127.0.0.1:9092, env
+FJORD_BOOTSTRAP) and --output table|json. Exit codes: 0 done, 1 the operation failed (Kafka
+error printed as NAME: message), 2 usage error.
+
+Run 'fjord <command> --help' for a command's options (fjord broker --help, fjord topic --help,
+fjord group --help).
+`
 
 const USAGE = `Usage: fjord broker [options]
 
@@ -104,14 +130,23 @@ async function main(): Promise<void> {
   switch (command) {
     case 'broker':
       return runBroker(rest)
-    case undefined:
+    case 'topic':
+      process.exitCode = await runTopicCommand(rest)
+      return
+    case 'group':
+      process.exitCode = await runGroupCommand(rest)
+      return
     case '-h':
     case '--help':
     case 'help':
-      process.stdout.write(USAGE)
+      process.stdout.write(FJORD_USAGE)
+      return
+    case undefined:
+      process.stderr.write(FJORD_USAGE)
+      process.exitCode = 2
       return
     default:
-      process.stderr.write(`fjord: unknown command '${command}'\n\n${USAGE}`)
+      process.stderr.write(`fjord: unknown command '${command}'\n\n${FJORD_USAGE}`)
       process.exitCode = 2
   }
 }
