@@ -16,6 +16,8 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import type { GroupConfig } from './config.js'
 import { decodeRecord, encodeRecord, partitionFor, type CoordinatorRecord, type GroupStore, type GroupValue, type KeyValue, type OffsetValue } from './offsets-log.js'
 import { DeadlineTimer } from './timers.js'
+import type { ConsumerGroupCoordinator } from './consumer-group-coordinator.js'
+import type { ConsumerGroupState } from './consumer-group.js'
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead'
 
@@ -119,7 +121,7 @@ export interface FetchedOffset {
 export interface GroupDescription {
   errorCode: number
   groupId: string
-  state: GroupState
+  state: GroupState | ConsumerGroupState
   protocolType: string
   protocolData: string
   members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }[]
@@ -128,7 +130,9 @@ export interface GroupDescription {
 export interface GroupListing {
   groupId: string
   protocolType: string
-  state: GroupState
+  state: GroupState | ConsumerGroupState
+  /** ListGroups v5: classic unless a KIP-848 consumer group. */
+  type?: 'classic' | 'consumer'
 }
 
 interface Member {
@@ -302,6 +306,8 @@ export class GroupCoordinator {
   private readonly timer: DeadlineTimer
   private readonly inflight = new Set<Promise<unknown>>()
   private closed = false
+  /** KIP-848 consumer groups sharing group ids and offsets with this coordinator. */
+  consumerGroups: ConsumerGroupCoordinator | null = null
 
   constructor(
     readonly config: GroupConfig,
@@ -326,7 +332,7 @@ export class GroupCoordinator {
           this.log?.warn({ err, partition: p }, 'skipping an undecodable record of the offsets topic')
           return
         }
-        if (!r) return
+        if (!r) return this.consumerGroups?.replay(key, value)
         records++
         if (r.type === 'offset') {
           if (r.value === null) {
@@ -359,12 +365,14 @@ export class GroupCoordinator {
       if (!g.hasOffsets && !g.hasMetadataRecord) this.groups.delete(id)
     }
     this.log?.info({ groups: this.groups.size, records, ms: this.now() - started }, 'group coordinator loaded')
+    this.consumerGroups?.loaded()
     this.scheduleExpiry()
   }
 
   async close(): Promise<void> {
     this.closed = true
     this.timer.close()
+    await this.consumerGroups?.close()
     for (const g of this.groups.values()) {
       for (const m of g.members.values()) {
         this.answerJoin(m, joinError(E.NOT_COORDINATOR.code, m.memberId))
@@ -387,6 +395,8 @@ export class GroupCoordinator {
   private doJoin(req: JoinRequest, respond: (r: JoinResult) => void): void {
     if (this.closed) return respond(joinError(E.NOT_COORDINATOR.code, req.memberId))
     if (!req.groupId) return respond(joinError(E.INVALID_GROUP_ID.code, req.memberId))
+    const consumerCode = this.consumerGroups?.classicJoin(req.groupId) ?? NONE
+    if (consumerCode !== NONE) return respond(joinError(consumerCode, req.memberId))
     if (req.sessionTimeoutMs < this.config.minSessionTimeoutMs || req.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
       return respond(joinError(E.INVALID_SESSION_TIMEOUT.code, req.memberId))
     }
@@ -882,7 +892,10 @@ export class GroupCoordinator {
     if (this.closed) return all(E.NOT_COORDINATOR.code)
     if (!req.groupId) return all(E.INVALID_GROUP_ID.code)
     let group = this.groups.get(req.groupId)
-    if (!group) {
+    const consumerCode = this.consumerGroups?.validateCommit(req.groupId, req.memberId, req.generationId)
+    if (consumerCode !== undefined) {
+      if (consumerCode !== NONE) return all(consumerCode)
+    } else if (!group) {
       // Outside group management (assign(), kcat, v0): the group is created to hold offsets.
       if (req.generationId >= 0) return all(E.ILLEGAL_GENERATION.code)
       group = this.getOrCreate(req.groupId)
@@ -966,7 +979,7 @@ export class GroupCoordinator {
     const group = this.groups.get(groupId)
     if (!group || group.state === 'Dead') return { errorCode: E.GROUP_ID_NOT_FOUND.code, partitions: [] }
     if (group.state !== 'Empty' && group.protocolType !== CONSUMER_PROTOCOL_TYPE) return { errorCode: E.NON_EMPTY_GROUP.code, partitions: [] }
-    const subscribed = group.state === 'Empty' ? new Set<string>() : group.subscribedTopics()
+    const subscribed = this.consumerGroups?.subscribedTopics(groupId) ?? (group.state === 'Empty' ? new Set<string>() : group.subscribedTopics())
     const codes: number[] = []
     const records: CoordinatorRecord[] = []
     for (const { topic, partition } of partitions) {
@@ -1013,6 +1026,8 @@ export class GroupCoordinator {
   // ---- Describe, list, delete ------------------------------------------------------------------
 
   describe(groupId: string): GroupDescription {
+    const consumer = this.consumerGroups?.describeClassic(groupId)
+    if (consumer) return consumer
     const group = this.groups.get(groupId)
     if (!group) return { errorCode: NONE, groupId, state: 'Dead', protocolType: '', protocolData: '', members: [] }
     const stable = group.state === 'Stable'
@@ -1036,10 +1051,10 @@ export class GroupCoordinator {
   list(statesFilter: string[] = [], typesFilter: string[] = []): GroupListing[] {
     const states = new Set(statesFilter.map((s) => s.toLowerCase()))
     const types = new Set(typesFilter.map((s) => s.toLowerCase()))
-    if (types.size > 0 && !types.has('classic')) return []
-    const out: GroupListing[] = []
+    const out: GroupListing[] = types.size === 0 || types.has('consumer') ? this.consumerGroups?.list(states) ?? [] : []
+    if (types.size > 0 && !types.has('classic')) return out
     for (const g of this.groups.values()) {
-      if (g.state === 'Dead') continue
+      if (g.state === 'Dead' || this.consumerGroups?.isConsumerGroup(g.id)) continue
       if (states.size > 0 && !states.has(g.state.toLowerCase())) continue
       out.push({ groupId: g.id, protocolType: g.protocolType ?? '', state: g.state })
     }
@@ -1056,8 +1071,11 @@ export class GroupCoordinator {
   private async deleteGroup(groupId: string): Promise<number> {
     if (this.closed) return E.NOT_COORDINATOR.code
     if (!groupId) return E.INVALID_GROUP_ID.code
+    // A consumer group's records go first; its offsets are held here.
+    const consumerCode = await this.consumerGroups?.deleteGroup(groupId)
+    if (consumerCode !== undefined && consumerCode !== NONE) return consumerCode
     const group = this.groups.get(groupId)
-    if (!group || group.state === 'Dead') return E.GROUP_ID_NOT_FOUND.code
+    if (!group || group.state === 'Dead') return consumerCode ?? E.GROUP_ID_NOT_FOUND.code
     if (group.state !== 'Empty' || group.members.size > 0 || group.pendingMembers.size > 0) return E.NON_EMPTY_GROUP.code
     try {
       await this.track(this.removeGroup(group))
@@ -1102,8 +1120,10 @@ export class GroupCoordinator {
     for (const group of [...this.groups.values()]) {
       if (group.state === 'Dead') continue
       const records: CoordinatorRecord[] = []
-      const empty = group.state === 'Empty'
-      const subscribed = empty ? null : group.subscribedTopics()
+      // Offsets of a consumer group age from their commit, unless it subscribes to their topic.
+      const consumerSubscribed = this.consumerGroups?.subscribedTopics(group.id)
+      const empty = group.state === 'Empty' && consumerSubscribed === undefined
+      const subscribed = consumerSubscribed ?? (empty ? null : group.subscribedTopics())
       if (empty || subscribed !== null) {
         for (const [topic, byPartition] of group.offsets) {
           if (!empty && subscribed!.has(topic)) continue
@@ -1162,6 +1182,12 @@ export class GroupCoordinator {
 
   groupState(groupId: string): GroupState | undefined {
     return this.groups.get(groupId)?.state
+  }
+
+  /** Whether a classic group has members (so the consumer protocol may not take its id over). */
+  classicGroupInUse(groupId: string): boolean {
+    const g = this.groups.get(groupId)
+    return g !== undefined && (g.members.size > 0 || g.pendingMembers.size > 0 || (g.state !== 'Empty' && g.state !== 'Dead'))
   }
 
   generation(groupId: string): number | undefined {

@@ -1,14 +1,19 @@
-// Public entry of the coordinators: classic consumer groups and their committed offsets, kept in
-// the internal compacted topic __consumer_offsets. The broker opens one after its logs.
+// Public entry of the coordinators: classic and KIP-848 consumer groups and their committed
+// offsets, kept in the internal compacted topic __consumer_offsets. The broker opens one after its logs.
 
-import { groupConfig } from './config.js'
+import { groupConfig, groupSettingDefs as classicGroupSettingDefs, type GroupSettingDef } from './config.js'
+import { ConsumerGroupCoordinator, consumerGroupConfig, consumerGroupSettingDefs, type TopicSource } from './consumer-group-coordinator.js'
 import { GroupCoordinator, type Logger } from './group-coordinator.js'
 import { LogGroupStore, OFFSETS_TOPIC } from './offsets-log.js'
 import type { PartitionLog } from '../storage/index.js'
 
 export { GroupCoordinator, parseSubscriptionTopics } from './group-coordinator.js'
 export type { GroupState, JoinRequest, JoinResult, SyncRequest, SyncResult, LeaveResult, CommitRequest, FetchedOffset, GroupDescription, GroupListing, MemberIdentity, Protocol } from './group-coordinator.js'
-export { groupConfig, groupSettingDefs } from './config.js'
+export { groupConfig } from './config.js'
+export { ConsumerGroupCoordinator, consumerGroupConfig, consumerGroupSettingDefs, compileSubscriptionRegex } from './consumer-group-coordinator.js'
+export type { ConsumerGroupConfig, ConsumerHeartbeatRequest, ConsumerHeartbeatResult, DescribedConsumerGroup, TopicSource, TopicView } from './consumer-group-coordinator.js'
+/** Every setting of the coordinators (classic and consumer protocol groups). */
+export const groupSettingDefs: readonly GroupSettingDef[] = [...classicGroupSettingDefs, ...consumerGroupSettingDefs]
 export type { GroupConfig, GroupSettingDef } from './config.js'
 export { OFFSETS_TOPIC, MemoryGroupStore, LogGroupStore, partitionFor } from './offsets-log.js'
 export type { GroupStore } from './offsets-log.js'
@@ -17,7 +22,7 @@ export type { GroupStore } from './offsets-log.js'
 export interface GroupHost {
   readonly settings: Record<string, string>
   readonly log: Logger & { child?(bindings: Record<string, unknown>): Logger }
-  readonly metadata: { topic(name: string): { partitions: number } | undefined }
+  readonly metadata: TopicSource
   createTopics(requests: { name: string; partitions: number; replicationFactor: number; configs: Record<string, string> }[]): Promise<Array<{ error: Error } | { topic: unknown }>>
   partition(topic: string, partition: number): PartitionLog | undefined
 }
@@ -45,6 +50,7 @@ export async function openGroupCoordinator(host: GroupHost): Promise<GroupCoordi
   const log = host.log.child ? host.log.child({ component: 'groups' }) : host.log
   const store = new LogGroupStore(topic.partitions, (p) => host.partition(OFFSETS_TOPIC, p))
   const coordinator = new GroupCoordinator(config, store, log)
+  coordinator.consumerGroups = new ConsumerGroupCoordinator(consumerGroupConfig(host.settings), store, host.metadata, coordinator, log)
   await coordinator.load()
   return coordinator
 }

@@ -28,6 +28,8 @@ import { listGroupsHandler } from './list-groups.js'
 import { deleteGroupsHandler } from './delete-groups.js'
 import { offsetDeleteHandler } from './offset-delete.js'
 import { initProducerIdHandler } from './init-producer-id.js'
+import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.js'
+import { consumerGroupDescribeHandler } from './consumer-group-describe.js'
 
 export const handlers: Handler<any, any>[] = [
   apiVersionsHandler,
@@ -57,4 +59,6 @@ export const handlers: Handler<any, any>[] = [
   deleteGroupsHandler,
   offsetDeleteHandler,
   initProducerIdHandler,
+  consumerGroupHeartbeatHandler,
+  consumerGroupDescribeHandler,
 ]

@@ -1,4 +1,4 @@
-// ListGroups: every group, filtered by state (v4+) and type (v5+; all of ours are classic).
+// ListGroups: every group, filtered by state (v4+) and type (v5+: classic or consumer).
 
 import { Apis } from '../../protocol/apis.js'
 import { defineHandler } from '../registry.js'
@@ -9,6 +9,6 @@ export const listGroupsHandler = defineHandler(Apis.ListGroups, (ctx, req) => {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
-    groups: groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: 'classic' })),
+    groups: groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.type ?? 'classic' })),
   }
 })
