@@ -209,7 +209,14 @@ export async function deleteTopic(client: KafkaClient, name: string): Promise<vo
 // ---------------------------------------------------------------------------------------------
 // Groups
 
-export interface GroupListing { groupId: string; state: string | null; protocolType: string }
+export interface GroupListing {
+  groupId: string
+  /** null before ListGroups v4 */
+  state: string | null
+  protocolType: string
+  /** classic or consumer (KIP-848); null before ListGroups v5 */
+  type: string | null
+}
 
 /** Every group of every broker (each broker lists the groups it coordinates). */
 export async function listGroups(client: KafkaClient): Promise<GroupListing[]> {
@@ -217,7 +224,7 @@ export async function listGroups(client: KafkaClient): Promise<GroupListing[]> {
   const lists = await Promise.all(brokers.map(async (b) => {
     const { body, version } = await (await client.node(b.nodeId)).send(Apis.ListGroups, () => ({ statesFilter: [], typesFilter: [] }))
     check(body.errorCode, null, `ListGroups at broker ${b.nodeId}`)
-    return body.groups.map((g) => ({ groupId: g.groupId, state: version >= 4 ? g.groupState : null, protocolType: g.protocolType }))
+    return body.groups.map((g) => ({ groupId: g.groupId, state: version >= 4 ? g.groupState : null, protocolType: g.protocolType, type: version >= 5 ? g.groupType : null }))
   }))
   const seen = new Map<string, GroupListing>()
   for (const g of lists.flat()) seen.set(g.groupId, g)

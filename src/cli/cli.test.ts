@@ -287,7 +287,7 @@ describe('fjord topic and group commands', { timeout: 240_000 }, () => {
       assert.deepEqual(member.assigned, [0, 1, 2])
       const list = await fjord('group', 'list')
       assert.equal(list.code, 0, list.stderr)
-      assert.deepEqual(rows(list.stdout, 'GROUP').find((r) => r[0] === group), [group, 'Stable', 'consumer'])
+      assert.deepEqual(rows(list.stdout, 'GROUP').find((r) => r[0] === group), [group, 'Stable', 'consumer', 'classic'])
 
       const dj = await json<{ state: string; members: { memberId: string; clientId: string; host: string; assignment: unknown }[]; partitions: unknown[] }>('group', 'describe', group)
       assert.equal(dj.members.length, 1)

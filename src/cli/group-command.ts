@@ -7,7 +7,7 @@ import { COMMON_HELP, EXIT_OK, EXIT_USAGE, UsageError, commonValues, intArg, par
 export const GROUP_USAGE = `Usage: fjord group <command> [options]
 
 Commands:
-  list                         every group with its state and protocol type
+  list                         every group: state, protocol type, and type (classic or consumer)
   describe GROUP               state and members (client id, host, assigned partitions), and per
                                partition the committed offset, log end offset and lag
   reset-offsets GROUP (--topic TOPIC[:P,P...] ... | --all-topics) STRATEGY [--execute]
@@ -92,7 +92,7 @@ export async function runGroupCommand(argv: string[]): Promise<number> {
         const common = commonValues(values)
         const groups = await withClient(common, listGroups)
         if (common.output === 'json') return printJson({ groups })
-        process.stdout.write(table(['GROUP', 'STATE', 'PROTOCOL-TYPE'], groups.map((g) => [g.groupId, g.state, g.protocolType || null])))
+        process.stdout.write(table(['GROUP', 'STATE', 'PROTOCOL-TYPE', 'TYPE'], groups.map((g) => [g.groupId, g.state, g.protocolType || null, g.type])))
         return
       }
       case 'describe': {

@@ -226,7 +226,7 @@ describe('admin operations at old API versions agree with the newest', { timeout
           const noIds = (ts: { topicId: string | null }[]) => ts.map((t) => ({ ...t, topicId: null })) // topic ids came with Metadata v10
           assert.deepEqual(noIds(await listTopics(old)), noIds(await listTopics(newest)), name)
           const listed = (await listGroups(old)).find((g) => g.groupId === group)
-          assert.deepEqual(listed, { groupId: group, state: caps.some(([k, v]) => k === 16 && v < 4) ? null : 'Empty', protocolType: '' }, name)
+          assert.deepEqual(listed, { groupId: group, state: caps.some(([k, v]) => k === 16 && v < 4) ? null : 'Empty', protocolType: '', type: null }, name)
 
           await deleteGroup(old, group)
           await assert.rejects(describeGroup(newest, group), (err: unknown) => err instanceof KafkaError && err.code === ErrorCode.GROUP_ID_NOT_FOUND.code, name)
