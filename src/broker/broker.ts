@@ -18,6 +18,8 @@ import { HandlerRegistry, type RequestContext } from './registry.js'
 const LONG_MAX_STRING = '9223372036854775807'
 /** Recent batches kept in memory per partition, so consumers at the tail read without disk I/O. */
 const TAIL_CACHE_BYTES = 8 * 1024 * 1024
+/** Partition logs created at once by CreateTopics and CreatePartitions. */
+const CREATE_CONCURRENCY = 16
 
 /** Kafka's long configs use Long.MAX_VALUE for "never"; as a Number, the largest safe integer. */
 function longValue(v: string): number {
@@ -67,7 +69,7 @@ export class Broker {
     // Partitions whose topic is known but whose directory is missing (created just before a crash)
     for (const t of metadata.allTopics()) {
       for (let p = 0; p < t.partitions; p++) {
-        if (!logs.getPartition(t.name, p)) await logs.createPartition(t.name, p, broker.logConfig(t.name))
+        if (!logs.getPartition(t.name, p)) await logs.createPartition(t.name, p, broker.logConfig(t.name)) // rare: after a crash
       }
     }
     broker.groups = await openGroupCoordinator(broker)
@@ -193,13 +195,20 @@ export class Broker {
     const toCreate = outcomes.flatMap((o) => ('ok' in o ? [o.ok] : []))
     const created = validateOnly ? toCreate.map((t) => ({ ...t, id: '' })) : this.metadata.createTopics(toCreate)
     if (!validateOnly) {
-      for (const t of created) {
-        const config = this.logConfig(t.name)
-        for (let p = 0; p < t.partitions; p++) await this.logs.createPartition(t.name, p, config)
-      }
+      for (const t of created) await this.createLogs(t.name, 0, t.partitions)
     }
     let i = 0
     return outcomes.map((o) => ('ok' in o ? { topic: created[i++]! } : o))
+  }
+
+  /** Creates partition logs [from, to) a few at a time: each is a handful of file-system round trips. */
+  private async createLogs(topic: string, from: number, to: number): Promise<void> {
+    const config = this.logConfig(topic)
+    let next = from
+    const worker = async () => {
+      while (next < to) await this.logs.createPartition(topic, next++, config)
+    }
+    await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, to - from) }, worker))
   }
 
   /** Auto-creation on Metadata and Produce, when `auto.create.topics.enable` allows it. */
@@ -233,8 +242,7 @@ export class Broker {
     // Record the count first: after a crash in between, Broker.open creates the missing logs.
     const from = t.partitions
     this.metadata.setPartitionCount(name, count)
-    const config = this.logConfig(name)
-    for (let p = from; p < count; p++) await this.logs.createPartition(name, p, config)
+    await this.createLogs(name, from, count)
   }
 
   /** Replaces a topic's config overrides (AlterConfigs semantics) after validating all of them. */
