@@ -199,3 +199,42 @@ describe('KIP-848 consumer groups over the wire', () => {
     assert.deepEqual(del.results.map((r) => r.errorCode), [0, E.NON_EMPTY_GROUP.code])
   })
 })
+
+describe('KIP-848 consumer groups across a broker restart', () => {
+  it('members keep their epoch and assignment, committed offsets survive', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fjord-consumer-groups-restart-'))
+    const open = async () => {
+      const b = await Broker.open(resolveSettings({ listeners: '127.0.0.1:0', 'log.dirs': dir }, {}), pino({ level: 'silent' }))
+      await b.listen()
+      return b
+    }
+    let broker = await open()
+    try {
+      await broker.createTopics([{ name: 't', partitions: 2, replicationFactor: 1, configs: {} }])
+      let client = await TestClient.connect('127.0.0.1', broker.port)
+      const join = { groupId: 'rg', memberId: 'm', memberEpoch: 0, instanceId: null, rackId: null, rebalanceTimeoutMs: 10_000, subscribedTopicNames: ['t'], subscribedTopicRegex: null, serverAssignor: null, topicPartitions: [] }
+      const j = await client.request(Apis.ConsumerGroupHeartbeat, 1, join)
+      assert.equal(j.memberEpoch, 1)
+      const c = await client.request(Apis.OffsetCommit, 9, { groupId: 'rg', generationIdOrMemberEpoch: 1, memberId: 'm', groupInstanceId: null, retentionTimeMs: -1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 3, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: null }] }] })
+      assert.equal(c.topics[0]!.partitions[0]!.errorCode, 0)
+      await client.close()
+      await broker.close()
+
+      broker = await open()
+      client = await TestClient.connect('127.0.0.1', broker.port)
+      const owned = j.assignment!.topicPartitions
+      const beat = await client.request(Apis.ConsumerGroupHeartbeat, 1, { ...join, memberEpoch: 1, topicPartitions: owned })
+      assert.equal(beat.errorCode, 0)
+      assert.ok(beat.memberEpoch > 1)
+      assert.deepEqual(beat.assignment?.topicPartitions, owned)
+      const f = await client.request(Apis.OffsetFetch, 9, { groups: [{ groupId: 'rg', memberId: 'm', memberEpoch: beat.memberEpoch, topics: [{ name: 't', partitionIndexes: [0] }] }], requireStable: false })
+      assert.equal(f.groups[0]!.topics[0]!.partitions[0]!.committedOffset, 3)
+      const classicJoin = await client.request(Apis.JoinGroup, 5, { groupId: 'rg', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null })
+      assert.equal(classicJoin.errorCode, E.INCONSISTENT_GROUP_PROTOCOL.code)
+      await client.close()
+    } finally {
+      await broker.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
