@@ -9,9 +9,10 @@
  *   create    --bootstrap B --topics a:6,b:100[,...] [--timeout-ms 60000]
  *       CreateTopics through the admin API; {"seconds", "created", "errors":[...]}.
  *   produce   --bootstrap B --topic T --partitions P [--size 1024] [--seconds 15]
- *             [--max-bytes N] [--acks 1] [--linger-ms 5] [--batch-size 1048576]
+ *             [--max-bytes N] [--acks 1] [--linger-ms 5] [--batch-size 1048576] [--rate N]
  *       records of S bytes, record i to partition i % P, until the time or byte budget ends;
- *       the clock stops when every record is acknowledged (flush).
+ *       the clock stops when every record is acknowledged (flush). --rate N: at most N records
+ *       per second (paced, not bursty), for a steady background load.
  *   consume   --bootstrap B --topic T --records N [--seconds 60]
  *       reads every partition from the beginning (legacy consumer, no group) until N records.
  *   latency   --bootstrap B --topic T --partitions P [--rate-mb 20] [--seconds 10]
@@ -20,6 +21,21 @@
  *       from the end of each partition) reads them; latency = receive time - send time
  *       (CLOCK_MONOTONIC, carried in the payload). Samples of the warm-up are dropped.
  *
+ *   group-consume --bootstrap B --topic T --group G [--members 1] [--seconds 300]
+ *             [--session-timeout-ms 6000] [--commit-interval-ms 1000] [--parent PID]
+ *       M high-level consumers (each its own rd_kafka_t and poll thread) subscribe to T in group
+ *       G (auto commit every commit-interval-ms, auto.offset.reset=earliest). Prints one JSON
+ *       event per line, t = CLOCK_MONOTONIC seconds (the same clock as Node's process.hrtime):
+ *         {"ev":"subscribed","m":i,"t"}          just before rd_kafka_subscribe
+ *         {"ev":"assigned","m":i,"t","p":[..]}   after the rebalance callback's assign
+ *         {"ev":"revoked","m":i,"t","n":k}       after the rebalance callback's unassign
+ *         {"ev":"first","m":i,"p":p,"o":off,"t"} first record of p since p was (re)assigned
+ *         {"ev":"error","m":i,"t","error":".."}  consumer errors (the first 20 per member)
+ *         {"ev":"describe","t","state":"Stable","members":n} / {"ev":"describe","error":..}
+ *       Commands on stdin, one a line: "add K" starts K more members, "describe" asks the
+ *       group's state (DescribeGroups through member 0), "quit" (or end of stdin, or --seconds,
+ *       or the parent going away) exits at once without leaving the group.
+ *
  * MB means 10^6 bytes everywhere.
  */
 #define _GNU_SOURCE
@@ -27,6 +43,7 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -94,16 +111,25 @@ static rd_kafka_conf_t *base_conf(void) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", arg_req("bootstrap"));
   set(conf, "client.id", "fjord-bench");
-  /* --conf k=v,k=v: extra librdkafka settings, applied to every client of the mode */
+  /* --conf k=v,k=v: extra librdkafka settings, applied to every client of the mode; a piece
+   * without '=' continues the previous value (debug=cgrp,fetch) */
   const char *extra = arg("conf", NULL);
   if (extra) {
     char *copy = strdup(extra), *save = NULL;
+    char key[256] = "", value[4096] = "";
     for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
       char *eq = strchr(kv, '=');
-      if (!eq) die("--conf %s: expected key=value", kv);
+      if (!eq) {
+        if (!key[0]) die("--conf %s: expected key=value", kv);
+        snprintf(value + strlen(value), sizeof value - strlen(value), ",%s", kv);
+        continue;
+      }
+      if (key[0]) set(conf, key, value);
       *eq = 0;
-      set(conf, kv, eq + 1);
+      snprintf(key, sizeof key, "%s", kv);
+      snprintf(value, sizeof value, "%s", eq + 1);
     }
+    if (key[0]) set(conf, key, value);
     free(copy);
   }
   return conf;
@@ -283,7 +309,25 @@ static int mode_produce(void) {
   double t0 = now_s(), tend = t0 + seconds;
   long sent = 0, queue_full = 0;
   double bytes = 0;
-  while (bytes < max_bytes) {
+  double rate = arg_num("rate", 0); /* records per second; 0 = as fast as possible */
+  while (rate > 0 && bytes < max_bytes) {
+    double now = now_s();
+    if (now >= tend || st.failed > 1000) break;
+    long due = (long)((now - t0) * rate) + 1;
+    while (sent < due) {
+      if (rd_kafka_produce(rkt, (int32_t)(sent % partitions), 0, payload, size, NULL, 0, NULL) == -1) {
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce: %s", rd_kafka_err2str(e));
+        queue_full++;
+        rd_kafka_poll(rk, 1);
+        continue;
+      }
+      sent++;
+      bytes += size;
+    }
+    rd_kafka_poll(rk, 1); /* serves delivery reports, sleeps up to 1 ms */
+  }
+  while (rate <= 0 && bytes < max_bytes) {
     /* no copy: the payload is shared and outlives every message */
     if (rd_kafka_produce(rkt, (int32_t)(sent % partitions), 0, payload, size, NULL, 0, NULL) == -1) {
       rd_kafka_resp_err_t e = rd_kafka_last_error();
@@ -530,11 +574,186 @@ static int mode_latency(void) {
   return 0;
 }
 
+/* ---- group-consume ---- */
+enum { GC_MAX_PARTITIONS = 65536, GC_MAX_MEMBERS = 1024 };
+
+typedef struct {
+  int idx;
+  rd_kafka_t *rk;
+  pthread_t th;
+  char *seen; /* per partition: a record was seen since the partition was (re)assigned */
+  int errors;
+} gc_member;
+
+static pthread_mutex_t gc_out_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile int gc_stop = 0;
+
+/* one whole line at a time: members print from their own threads */
+static void gc_emit(const char *fmt, ...) {
+  char line[65536];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line - 2, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+  line[n++] = '\n';
+  pthread_mutex_lock(&gc_out_lock);
+  fwrite(line, 1, (size_t)n, stdout);
+  fflush(stdout);
+  pthread_mutex_unlock(&gc_out_lock);
+}
+
+static void gc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque) {
+  gc_member *m = opaque;
+  int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (cooperative) {
+      rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+      if (e) rd_kafka_error_destroy(e);
+    } else
+      rd_kafka_assign(rk, parts);
+    char list[60000];
+    int at = 0;
+    list[0] = 0;
+    for (int i = 0; i < parts->cnt && at < (int)sizeof list - 16; i++) {
+      int p = parts->elems[i].partition;
+      if (p >= 0 && p < GC_MAX_PARTITIONS) m->seen[p] = 0;
+      at += snprintf(list + at, sizeof list - at, "%s%d", i ? "," : "", p);
+    }
+    gc_emit("{\"ev\":\"assigned\",\"m\":%d,\"t\":%.6f,\"incremental\":%s,\"p\":[%s]}", m->idx, now_s(),
+            cooperative ? "true" : "false", list);
+  } else {
+    if (cooperative) {
+      rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+      if (e) rd_kafka_error_destroy(e);
+    } else
+      rd_kafka_assign(rk, NULL);
+    gc_emit("{\"ev\":\"revoked\",\"m\":%d,\"t\":%.6f,\"incremental\":%s,\"n\":%d%s%s%s}", m->idx, now_s(),
+            cooperative ? "true" : "false", parts ? parts->cnt : 0, err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "" : ",\"error\":\"",
+            err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "" : rd_kafka_err2name(err),
+            err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "" : "\"");
+  }
+}
+
+static void *gc_poll(void *arg_) {
+  gc_member *m = arg_;
+  while (!gc_stop) {
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(m->rk, 100);
+    if (!msg) continue;
+    if (msg->err) {
+      if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && m->errors++ < 20)
+        gc_emit("{\"ev\":\"error\",\"m\":%d,\"t\":%.6f,\"error\":\"%s\"}", m->idx, now_s(), rd_kafka_err2name(msg->err));
+    } else {
+      int p = msg->partition;
+      if (p >= 0 && p < GC_MAX_PARTITIONS && !m->seen[p]) {
+        m->seen[p] = 1;
+        gc_emit("{\"ev\":\"first\",\"m\":%d,\"p\":%d,\"o\":%" PRId64 ",\"t\":%.6f}", m->idx, p, msg->offset, now_s());
+      }
+    }
+    rd_kafka_message_destroy(msg);
+  }
+  return NULL;
+}
+
+static gc_member gc_members[GC_MAX_MEMBERS];
+static int gc_count = 0;
+
+static void gc_add(const char *topic, const char *group) {
+  if (gc_count >= GC_MAX_MEMBERS) die("more than %d members", GC_MAX_MEMBERS);
+  gc_member *m = &gc_members[gc_count];
+  m->idx = gc_count;
+  m->seen = calloc(GC_MAX_PARTITIONS, 1);
+  rd_kafka_conf_t *conf = base_conf();
+  char id[64];
+  snprintf(id, sizeof id, "fjord-bench-member-%d", m->idx);
+  set(conf, "client.id", id);
+  set(conf, "group.id", group);
+  set(conf, "session.timeout.ms", arg("session-timeout-ms", "6000"));
+  set(conf, "enable.auto.commit", "true");
+  set(conf, "auto.commit.interval.ms", arg("commit-interval-ms", "1000"));
+  set(conf, "auto.offset.reset", "earliest");
+  set(conf, "enable.partition.eof", "false");
+  rd_kafka_conf_set_rebalance_cb(conf, gc_rebalance_cb);
+  rd_kafka_conf_set_opaque(conf, m);
+  m->rk = new_client(RD_KAFKA_CONSUMER, conf);
+  rd_kafka_poll_set_consumer(m->rk);
+  rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+  gc_emit("{\"ev\":\"subscribed\",\"m\":%d,\"t\":%.6f}", m->idx, now_s());
+  rd_kafka_resp_err_t e = rd_kafka_subscribe(m->rk, sub);
+  rd_kafka_topic_partition_list_destroy(sub);
+  if (e) die("subscribe: %s", rd_kafka_err2str(e));
+  gc_count++;
+  pthread_create(&m->th, NULL, gc_poll, m);
+}
+
+static void gc_describe(const char *group) {
+  if (gc_count == 0) return;
+  const struct rd_kafka_group_list *gl = NULL;
+  double t = now_s();
+  rd_kafka_resp_err_t e = rd_kafka_list_groups(gc_members[0].rk, group, &gl, 5000);
+  if (e || !gl || gl->group_cnt < 1) {
+    gc_emit("{\"ev\":\"describe\",\"t\":%.6f,\"error\":\"%s\"}", t, e ? rd_kafka_err2name(e) : "group not listed");
+  } else {
+    const struct rd_kafka_group_info *g = &gl->groups[0];
+    if (g->err)
+      gc_emit("{\"ev\":\"describe\",\"t\":%.6f,\"error\":\"%s\"}", t, rd_kafka_err2name(g->err));
+    else
+      gc_emit("{\"ev\":\"describe\",\"t\":%.6f,\"state\":\"%s\",\"members\":%d,\"protocol\":\"%s\"}", t,
+              g->state ? g->state : "", g->member_cnt, g->protocol ? g->protocol : "");
+  }
+  if (gl) rd_kafka_group_list_destroy(gl);
+}
+
+static int mode_group_consume(void) {
+  const char *topic = arg_req("topic");
+  const char *group = arg_req("group");
+  int members = (int)arg_num("members", 1);
+  double deadline = now_s() + arg_num("seconds", 300);
+  pid_t parent = (pid_t)arg_num("parent", 0);
+  for (int i = 0; i < members; i++) gc_add(topic, group);
+  char buf[4096];
+  size_t have = 0;
+  while (now_s() < deadline) {
+    if (parent > 1 && getppid() != parent) break;
+    struct pollfd pfd = {0, POLLIN, 0};
+    int r = poll(&pfd, 1, 200);
+    if (r < 0 && errno != EINTR) break;
+    if (r <= 0) continue;
+    ssize_t n = read(0, buf + have, sizeof buf - 1 - have);
+    if (n <= 0) break; /* stdin closed */
+    have += (size_t)n;
+    buf[have] = 0;
+    char *nl;
+    int quit = 0;
+    while ((nl = strchr(buf, '\n'))) {
+      *nl = 0;
+      if (strncmp(buf, "add ", 4) == 0) {
+        int k = atoi(buf + 4);
+        for (int i = 0; i < k; i++) gc_add(topic, group);
+      } else if (strcmp(buf, "describe") == 0)
+        gc_describe(group);
+      else if (strcmp(buf, "quit") == 0)
+        quit = 1;
+      size_t used = (size_t)(nl + 1 - buf);
+      memmove(buf, nl + 1, have - used + 1);
+      have -= used;
+    }
+    if (quit) break;
+    if (have >= sizeof buf - 1) have = 0;
+  }
+  /* no LeaveGroup, no close: the bench throws the process (and usually the broker) away */
+  gc_stop = 1;
+  fflush(stdout);
+  _exit(0);
+}
+
 int main(int argc, char **argv) {
   g_argc = argc;
   g_argv = argv;
   setvbuf(stdout, NULL, _IOLBF, 0);
-  if (argc < 2) die("usage: rdkafka-driver mock-server|create|produce|consume|latency --key value ...");
+  if (argc < 2) die("usage: rdkafka-driver mock-server|create|produce|consume|latency|group-consume --key value ...");
   const char *mode = argv[1];
   if (strcmp(mode, "version") == 0) {
     printf("{\"librdkafka\":\"%s\"}\n", rd_kafka_version_str());
@@ -545,6 +764,7 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "produce") == 0) return mode_produce();
   if (strcmp(mode, "consume") == 0) return mode_consume();
   if (strcmp(mode, "latency") == 0) return mode_latency();
+  if (strcmp(mode, "group-consume") == 0) return mode_group_consume();
   die("unknown mode %s", mode);
   return 1;
 }

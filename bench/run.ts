@@ -11,6 +11,8 @@
 //   --targets mock,null,fjord / FJORD_BENCH_TARGETS
 //   --produce-seconds N  --produce-max-mb N  --latency-seconds N  --latency-rate-mb N
 //   --metadata-partitions N (10000)  --skip-metadata
+//   --only groups (FJORD_BENCH_ONLY=groups): only the consumer-group figures (bench/groups.ts)
+//   --skip-groups  --groups-failover-runs N (3)
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -19,6 +21,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { benchGroups } from './groups.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url)) // dist/bench
 const repo = path.resolve(here, '../..')
@@ -59,6 +62,9 @@ const settings = {
   metadata_topics: 100,
   metadata_repeats: num('metadata-repeats', 9, 5),
   skip_metadata: flag('skip-metadata') !== undefined,
+  only: flag('only') ?? process.env.FJORD_BENCH_ONLY ?? null,
+  skip_groups: flag('skip-groups') !== undefined,
+  groups_failover_runs: num('groups-failover-runs', 3, 3),
   mb: '10^6 bytes',
 }
 
@@ -461,18 +467,18 @@ const targets: Record<string, Target> = {
   fjord: {
     name: 'fjord',
     createTopics: true,
-    start: (_topics, defaultPartitions) => {
-      if (!existsSync(FJORD_MAIN_JS)) return Promise.reject(new Error(`Fjord broker not built: ${FJORD_MAIN_JS} is missing`))
-      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fjord-bench-data-'))
-      return spawnServer(
-        process.execPath,
-        // num.partitions only matters if CreateTopics fails and the bench falls back to auto-creation
-        [FJORD_MAIN_JS, 'broker', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--set', `num.partitions=${defaultPartitions}`],
-        15000,
-        () => rmSync(dataDir, { recursive: true, force: true }),
-      )
-    },
+    // num.partitions only matters if CreateTopics fails and the bench falls back to auto-creation
+    start: (_topics, defaultPartitions) => startFjord([`num.partitions=${defaultPartitions}`]),
   },
+}
+
+/** A fresh Fjord broker in a temp data dir, with these `--set key=value` settings. */
+function startFjord(set: string[]): Promise<Running> {
+  if (!existsSync(FJORD_MAIN_JS)) return Promise.reject(new Error(`Fjord broker not built: ${FJORD_MAIN_JS} is missing`))
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fjord-bench-data-'))
+  const args = [FJORD_MAIN_JS, 'broker', '--listen', '127.0.0.1:0', '--data-dir', dataDir]
+  for (const kv of set) args.push('--set', kv)
+  return spawnServer(process.execPath, args, 15000, () => rmSync(dataDir, { recursive: true, force: true }))
 }
 
 async function step<T>(name: string, fn: () => Promise<T>): Promise<T | { error: string }> {
@@ -677,7 +683,8 @@ async function main(): Promise<void> {
   const built = buildDriver()
   driverPath = built.path
   const results: Record<string, Json> = {}
-  for (const name of settings.targets) {
+  if (settings.only !== null && settings.only !== 'groups') throw new Error(`--only ${settings.only}: only "groups" is known`)
+  for (const name of settings.only === 'groups' ? [] : settings.targets) {
     const target = targets[name]
     if (!target) {
       results[name] = { error: `unknown target ${name}` }
@@ -695,6 +702,24 @@ async function main(): Promise<void> {
   ] as const) {
     if (summaries[a] && summaries[b]) pairs[`${a}/${b}`] = ratios(summaries[a]!, summaries[b]!)
   }
+  let groups: Json | undefined
+  if (!settings.skip_groups) {
+    try {
+      groups = await benchGroups({
+        driverPath,
+        startFjord,
+        startMock: (topics) => targets.mock!.start(topics, 1),
+        createTopics: (bootstrap, topics) => driver('create', { bootstrap, topics: specs(topics) }, 30000),
+        track: (c) => children.add(c),
+        untrack: (c) => children.delete(c),
+        log,
+        targets: settings.targets,
+        failoverRuns: settings.groups_failover_runs,
+      })
+    } catch (e) {
+      groups = { error: (e as Error).message }
+    }
+  }
   const report = {
     bench: 'fjord',
     date: new Date().toISOString(),
@@ -704,6 +729,7 @@ async function main(): Promise<void> {
     ratios: pairs,
     goals: goals(summaries.fjord, pairs['fjord/null'] as Json | undefined),
     targets: results,
+    groups,
     total_seconds: round((performance.now() - began) / 1000, 1),
   }
   process.stdout.write(JSON.stringify(report, null, 2) + '\n')
