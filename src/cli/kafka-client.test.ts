@@ -10,7 +10,6 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Apis } from '../protocol/apis.js'
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import { decodeRequestHeader } from '../protocol/headers.js'
@@ -94,7 +93,7 @@ describe('KafkaConnection', () => {
   it('fails on a response it did not ask for, and on a closed connection', async () => {
     const { server, port } = await fakeBroker((h, socket) => {
       if (h.apiKey === 18) return apiVersionsBody(h.apiVersion, 0, [[18, 0, 4], [3, 0, 12], [2, 0, 10]])
-      socket.destroy()
+      socket.end() // a clean close, so no ECONNRESET races it
       return null
     })
     servers.push(server)
@@ -238,6 +237,39 @@ describe('admin operations at old API versions agree with the newest', { timeout
     } finally {
       await newest.close()
     }
-    await sleep(0)
+  })
+
+  it('a KIP-848 consumer group: described with its assignment, reset refused while it has a member, allowed once empty', async () => {
+    const client = await KafkaClient.connect(bootstrap)
+    try {
+      const group = 'kip848'
+      await createTopic(client, 'kip848-t', { partitions: 2 })
+      const { connection } = await client.coordinator(group)
+      const heartbeat = async (memberId: string, memberEpoch: number) => {
+        const { body } = await connection.send(Apis.ConsumerGroupHeartbeat, () => ({
+          groupId: group, memberId, memberEpoch, instanceId: null, rackId: null, rebalanceTimeoutMs: 10_000,
+          subscribedTopicNames: memberEpoch === 0 ? ['kip848-t'] : null, subscribedTopicRegex: null, serverAssignor: null, topicPartitions: memberEpoch === 0 ? [] : null,
+        }))
+        assert.equal(body.errorCode, 0, body.errorMessage ?? '')
+        return body
+      }
+      const joined = await heartbeat('fjord-cli-test-member-0000000001', 0)
+      const memberId = joined.memberId ?? 'fjord-cli-test-member-0000000001'
+      let epoch = joined.memberEpoch
+      for (let i = 0; i < 20 && (await describeGroup(client, group)).members[0]?.assignment.length !== 1; i++) epoch = (await heartbeat(memberId, epoch)).memberEpoch
+      const d = await describeGroup(client, group)
+      assert.equal(d.protocolType, 'consumer')
+      assert.deepEqual(d.members.map((m) => [m.memberId, m.assignment]), [[memberId, [{ topic: 'kip848-t', partitions: [0, 1] }]]])
+      await assert.rejects(planOffsetReset(client, group, [{ topic: 'kip848-t', partitions: null }], { kind: 'earliest' }), (err: unknown) =>
+        err instanceof KafkaError && err.code === ErrorCode.NON_EMPTY_GROUP.code && /but it is (Stable|Reconciling|Assigning) with 1 active member/.test(err.message))
+      await heartbeat(memberId, -1) // leaves
+      const plan = await planOffsetReset(client, group, [{ topic: 'kip848-t', partitions: null }], { kind: 'latest' })
+      assert.equal(plan.state, 'Empty')
+      await executeOffsetReset(client, plan)
+      assert.deepEqual((await describeGroup(client, group)).partitions.map((p) => [p.partition, p.currentOffset, p.lag]), [[0, 0, 0], [1, 0, 0]])
+      await deleteGroup(client, group)
+    } finally {
+      await client.close()
+    }
   })
 })
