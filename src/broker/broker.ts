@@ -62,7 +62,7 @@ export class Broker {
 
   static async open(settings: BrokerSettings, log: Logger): Promise<Broker> {
     const dataDir = settings['log.dirs']!
-    const metadata = new MetadataStore(dataDir)
+    const metadata = new MetadataStore(dataDir, settings['cluster.id'] ?? '')
     const logs = new LogManager(dataDir, { log })
     const broker = new Broker(settings, log, dataDir, logs, metadata)
     await logs.open((topic: string) => broker.logConfig(topic))

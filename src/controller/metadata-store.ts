@@ -58,16 +58,21 @@ export class MetadataStore {
   private producerIdNext = 0
   private producerIdEnd = 0
 
-  constructor(private readonly dataDir: string) {
+  /** `clusterId`, when given, names the cluster on first start and must match on later ones. */
+  constructor(private readonly dataDir: string, clusterId = '') {
     mkdirSync(dataDir, { recursive: true })
     this.file = join(dataDir, 'cluster-metadata.json')
     if (existsSync(this.file)) {
       const snap = JSON.parse(readFileSync(this.file, 'utf8')) as Snapshot
+      if (clusterId && clusterId !== snap.clusterId) {
+        // Kafka refuses to start a broker whose data belongs to another cluster (INCONSISTENT_CLUSTER_ID)
+        throw new Error(`cluster.id ${clusterId} does not match the cluster id ${snap.clusterId} stored in ${this.file}`)
+      }
       this.clusterId = snap.clusterId
       this.nextProducerIdBlock = snap.nextProducerIdBlock ?? 0
       for (const t of snap.topics) this.index(t)
     } else {
-      this.clusterId = newClusterId()
+      this.clusterId = clusterId || newClusterId()
       this.persist()
     }
   }
