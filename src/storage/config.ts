@@ -33,7 +33,14 @@ export interface LogConfig {
   fileDeleteDelayMs: number
   /** Not a Kafka config: bytes of recent batches kept in memory to serve tail reads. */
   tailCacheBytes: number
+  /**
+   * producer.id.expiration.ms (a broker config in Kafka): a producer idle this long is forgotten
+   * by the partition, unless its transaction is open. Default 86400000 (one day).
+   */
+  producerIdExpirationMs?: number
 }
+
+export const defaultProducerIdExpirationMs = 86_400_000
 
 const LONG_MAX = Number.MAX_SAFE_INTEGER
 
@@ -53,6 +60,7 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   segmentIndexBytes: 10 * 1024 * 1024,
   fileDeleteDelayMs: 60_000,
   tailCacheBytes: 8 * 1024 * 1024,
+  producerIdExpirationMs: defaultProducerIdExpirationMs,
 })
 
 export function logConfig(overrides: Partial<LogConfig> = {}): LogConfig {

@@ -25,6 +25,8 @@ export interface LogManagerOptions {
   sweepIntervalMs?: number
   /** log.retention.check.interval.ms. Default 5 min. */
   retentionCheckIntervalMs?: number
+  /** producer.id.expiration.check.interval.ms: how often idle producers are expired. Default 10 min. */
+  producerExpirationCheckIntervalMs?: number
   /** Run the compaction cleaner in the sweep. Default true. */
   cleanerEnabled?: boolean
   /** Record decoder for compressed batches (compaction, timestamp lookups). */
@@ -58,6 +60,7 @@ export class LogManager {
   private timer: NodeJS.Timeout | null = null
   private sweeping = false
   private lastRetentionCheck = 0
+  private lastProducerExpiry = 0
   private background = new Set<Promise<unknown>>()
   private checkpointDirty = false
   private checkpointWrite: Promise<void> = Promise.resolve()
@@ -105,6 +108,7 @@ export class LogManager {
     if (cleanShutdown) await fs.unlink(markerPath)
     this.opts.log?.info({ dataDir: this.dataDir, partitions: this.logs.size, cleanShutdown, ms: this.now() - started }, 'logs loaded')
     this.lastRetentionCheck = this.now()
+    this.lastProducerExpiry = this.now()
     this.opened = true
     this.startSweep()
   }
@@ -199,11 +203,14 @@ export class LogManager {
       const now = this.now()
       const checkRetention = forceRetention || now - this.lastRetentionCheck >= (this.opts.retentionCheckIntervalMs ?? 300_000)
       if (checkRetention) this.lastRetentionCheck = now
+      const expireProducers = now - this.lastProducerExpiry >= (this.opts.producerExpirationCheckIntervalMs ?? 600_000)
+      if (expireProducers) this.lastProducerExpiry = now
       for (const e of [...this.logs.values()]) {
         const { log } = e
         if (log.isClosed) continue
         try {
           await log.maybeFlush()
+          if (expireProducers) log.expireProducers(now)
           if (checkRetention) {
             const hw = this.opts.highWatermark?.(e.topic, e.partition)
             const n = await log.applyRetention(hw)

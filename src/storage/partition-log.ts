@@ -2,25 +2,66 @@
 // synchronously and queue their buffers; one writer per partition writes everything queued
 // meanwhile with one positional writev (group commit). Reads come from an in-memory tail of
 // recent batches, or from the segment files through the sparse offset index.
+//
+// Producer state (idempotence, transactions) is updated here from the header of every appended
+// batch, and made durable by snapshots (`<offset>.snapshot`, written at segment roll and on close)
+// plus replay of batch headers after the newest snapshot when the log opens. ABORT markers add the
+// aborted transaction to their segment's `.txnindex`; read_committed fetches read up to the last
+// stable offset and get the aborted transactions of the range they read.
 
 import path from 'node:path'
 import { KafkaError, ErrorCode } from '../protocol/errors.js'
 import {
+  Attributes,
   BATCH_HEADER_SIZE,
   BATCH_LOG_OVERHEAD,
   BatchOffset,
   baseOffsetOf,
   batchSize,
   compressionOf,
+  lastOffsetOf,
   maxTimestampOf,
   readInt64,
   writeInt64,
 } from '../protocol/record-batch.js'
-import { type LogConfig, logConfig } from './config.js'
+import { ControlType, buildControlBatch, readControlRecord } from '../protocol/records.js'
+import { type LogConfig, defaultProducerIdExpirationMs, logConfig } from './config.js'
 import { type StorageFs, isStorageErrno, nodeFs } from './fs-layer.js'
-import { forEachRecord } from './record-view.js'
-import { OFFSET_INDEX_ENTRY, OffsetIndex, Segment, TIME_INDEX_ENTRY, TimeIndex, scanSegment, segmentFileName } from './segment.js'
+import { firstRecord, forEachRecord } from './record-view.js'
+import { OFFSET_INDEX_ENTRY, OffsetIndex, Segment, TIME_INDEX_ENTRY, TimeIndex, decodeTxnIndex, scanSegment, segmentFileName } from './segment.js'
 import { ProducerStateManager } from './producer-state.js'
+
+export interface AppendControlOptions {
+  producerId: number
+  producerEpoch: number
+  type: 'COMMIT' | 'ABORT'
+  coordinatorEpoch: number
+  /** Default: now. */
+  timestamp?: number
+}
+
+/** An aborted transaction as a Fetch response lists it. */
+export interface FetchAbortedTxn {
+  producerId: number
+  firstOffset: number
+}
+
+/** Producer-state snapshot files kept (newest first); older ones are removed. */
+const SNAPSHOTS_KEPT = 3
+const SNAPSHOT_RE = /^(\d{20})\.snapshot$/
+
+/** The marker a control batch holds, or undefined when it is not a transaction marker. */
+function markerOf(batch: Buffer, at: number): { commit: boolean; coordinatorEpoch: number } | undefined {
+  try {
+    const r = firstRecord(batch, at)
+    if (!r) return undefined
+    const c = readControlRecord(r)
+    if (c.type !== ControlType.ABORT && c.type !== ControlType.COMMIT) return undefined
+    return { commit: c.type === ControlType.COMMIT, coordinatorEpoch: c.coordinatorEpoch ?? -1 }
+  } catch {
+    return undefined
+  }
+}
 
 export interface AppendOptions {
   /** For LogAppendTime topics: the time the caller already wrote into the batches. */
@@ -121,8 +162,14 @@ export class PartitionLog {
   private pendingDeletes: Array<{ files: string[]; at: number }> = []
   /** Compaction: offset before which the log is clean. */
   firstDirtyOffset = 0
-  /** Idempotent producers' recent batches, for duplicate and sequence checks. */
+  /** Producers' recent batches and open transactions (duplicate and sequence checks, LSO). */
   readonly producers = new ProducerStateManager()
+  /** Transactions whose marker is appended but not yet written: they still hold the LSO back. */
+  private completing: Array<{ firstOffset: number; markerOffset: number }> = []
+  /** Snapshots taken at roll, written once the rolled segment's writes land. */
+  private pendingSnapshots = new Set<{ offset: number; data: Buffer; valid: boolean }>()
+  /** Seals of rolled segments (index files, snapshot) in progress. */
+  private seals: Promise<void> = Promise.resolve()
   readonly fs: StorageFs
   readonly now: () => number
   readonly codec: RecordCodec | undefined
@@ -157,7 +204,7 @@ export class PartitionLog {
     names = await fs.readdir(this.dir)
     // Index files without their log (a crash between deleting one and the other).
     for (const n of names) {
-      const m = /^(\d{20})\.(index|timeindex)$/.exec(n)
+      const m = /^(\d{20})\.(index|timeindex|txnindex)$/.exec(n)
       if (m && !names.includes(`${m[1]}.log`)) await fs.unlink(path.join(this.dir, n)).catch(() => {})
     }
     const bases = names
@@ -196,6 +243,184 @@ export class PartitionLog {
     const first = this.segs[0]
     this.startOffset = Math.min(Math.max(this.opts.logStartOffset ?? first.baseOffset, first.baseOffset), this.nextOffset)
     this.firstDirtyOffset = this.startOffset
+    const present = new Set(await fs.readdir(this.dir))
+    for (const seg of this.segs) {
+      if (!present.has(path.basename(seg.txnIndexPath))) continue
+      const buf = await fs.readFile(seg.txnIndexPath).catch(() => null)
+      if (buf) seg.abortedTxns = decodeTxnIndex(buf)
+    }
+    await this.rebuildProducerState()
+  }
+
+  // ---------------------------------------------------------------- producer state
+
+  private snapshotPath(offset: number): string {
+    return path.join(this.dir, segmentFileName(offset, '.snapshot'))
+  }
+
+  private async snapshotOffsets(): Promise<number[]> {
+    const out: number[] = []
+    for (const n of await this.fs.readdir(this.dir)) {
+      const m = SNAPSHOT_RE.exec(n)
+      if (m) out.push(Number(m[1]))
+    }
+    return out.sort((a, b) => b - a)
+  }
+
+  /**
+   * Loads the newest usable snapshot at or below the log end (newer ones are stale: removed), drops
+   * aborted-transaction entries from that offset on, and replays batch headers to the log end.
+   */
+  private async rebuildProducerState(): Promise<void> {
+    this.producers.clear()
+    this.completing = []
+    const end = this.nextOffset
+    let from = -1
+    for (const offset of await this.snapshotOffsets()) {
+      if (offset > end) {
+        await this.fs.unlink(this.snapshotPath(offset)).catch(() => {})
+        continue
+      }
+      try {
+        from = this.producers.load(await this.fs.readFile(this.snapshotPath(offset)))
+        break
+      } catch (err) {
+        this.log('ignoring unreadable producer snapshot', { offset, error: String(err) })
+        this.producers.clear()
+      }
+    }
+    const replayFrom = Math.max(from, this.segs[0].baseOffset)
+    for (const seg of this.segs) seg.truncateAbortedTxns(replayFrom)
+    for (let i = this.segmentIndexFor(replayFrom); i < this.segs.length; i++) {
+      const seg = this.segs[i]
+      if (seg.size > 0) await this.replaySegment(seg, replayFrom)
+    }
+    for (const seg of this.segs) await seg.persistTxnIndex()
+  }
+
+  /** Applies the headers of a segment's batches whose last offset is >= from. Returns batches read. */
+  private async replaySegment(seg: Segment, from: number): Promise<number> {
+    seg.acquire()
+    try {
+      await seg.ensureOpen()
+      const end = seg.size
+      let pos = seg.offsetIndex.lookup(from - seg.baseOffset)
+      let n = 0
+      while (pos < end) {
+        let chunk = await seg.readRange(pos, Math.min(end - pos, 1 << 20))
+        let at = 0
+        while (chunk.length - at >= BATCH_HEADER_SIZE) {
+          const size = batchSize(chunk, at)
+          const control = (chunk.readInt16BE(at + BatchOffset.attributes) & Attributes.control) !== 0
+          if (control && size > chunk.length - at) break // read whole below
+          if (baseOffsetOf(chunk, at) + chunk.readInt32BE(at + BatchOffset.lastOffsetDelta) >= from) {
+            this.applyBatch(chunk, at, seg)
+            n++
+          }
+          at += size
+        }
+        if (at === 0) {
+          // A control batch larger than what was read, or a short read: take it whole.
+          if (chunk.length < BATCH_HEADER_SIZE) break
+          chunk = await seg.readRange(pos, batchSize(chunk))
+          if (chunk.length < batchSize(chunk)) break
+          if (lastOffsetOf(chunk) >= from) {
+            this.applyBatch(chunk, 0, seg)
+            n++
+          }
+          at = chunk.length
+        }
+        pos += at
+      }
+      return n
+    } finally {
+      seg.release()
+    }
+  }
+
+  /**
+   * Producer-state bookkeeping of one appended batch in `seg` (append and replay alike): header
+   * fields, plus the marker record of control batches. An ABORT marker that ends an open
+   * transaction goes to the segment's transaction index. Returns the transaction a marker ended.
+   */
+  private applyBatch(b: Buffer, at: number, seg: Segment): { firstOffset: number; markerOffset: number } | undefined {
+    if (b.readInt32BE(at + BatchOffset.producerId) < 0) return undefined // producerId -1 (high word negative)
+    const control = (b.readInt16BE(at + BatchOffset.attributes) & Attributes.control) !== 0
+    const completed = this.producers.onBatch(b, at, control ? markerOf(b, at) : undefined)
+    if (!completed || completed.firstOffset < 0) return undefined
+    if (completed.aborted) {
+      const lso = Math.min(this.producers.firstUnstableOffset, completed.markerOffset + 1)
+      seg.addAbortedTxn({ producerId: completed.producerId, firstOffset: completed.firstOffset, lastOffset: completed.markerOffset, lastStableOffset: lso })
+    }
+    return completed
+  }
+
+  /**
+   * Writes a transaction marker (a control batch) for a producer: it ends the producer's open
+   * transaction in this partition; an ABORT lists the transaction in the transaction index. A
+   * marker with no open transaction is still written and changes nothing else. An older producer
+   * epoch is INVALID_PRODUCER_EPOCH, an older coordinator epoch TRANSACTION_COORDINATOR_FENCED.
+   */
+  appendControl(opts: AppendControlOptions): AppendResult {
+    if (this.closed) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'log is closed')
+    this.producers.checkMarker(opts.producerId, opts.producerEpoch, opts.coordinatorEpoch)
+    const batch = buildControlBatch({
+      type: opts.type,
+      producerId: opts.producerId,
+      producerEpoch: opts.producerEpoch,
+      coordinatorEpoch: opts.coordinatorEpoch,
+      baseOffset: 0,
+      timestamp: opts.timestamp ?? this.now(),
+      partitionLeaderEpoch: 0,
+    })
+    return this.append([batch])
+  }
+
+  /**
+   * The last stable offset: below it every transaction is decided (its marker written). The
+   * first offset of the oldest open transaction, else the high watermark.
+   */
+  get lastStableOffset(): number {
+    const hw = this.writtenEnd
+    let lso = Math.min(hw, this.producers.firstUnstableOffset)
+    if (this.completing.length > 0) {
+      this.completing = this.completing.filter((c) => c.markerOffset >= hw)
+      for (const c of this.completing) if (c.firstOffset < lso) lso = c.firstOffset
+    }
+    return Math.max(lso, Math.min(this.startOffset, hw))
+  }
+
+  /**
+   * Aborted transactions overlapping [fetchOffset, upperBoundOffset): those whose marker is at or
+   * after fetchOffset and that started before the upper bound (Kafka's collectAbortedTransactions).
+   */
+  abortedTransactions(fetchOffset: number, upperBoundOffset: number): FetchAbortedTxn[] {
+    const out: FetchAbortedTxn[] = []
+    for (let i = this.segmentIndexFor(fetchOffset); i < this.segs.length; i++) {
+      for (const t of this.segs[i].abortedTxns) {
+        if (t.lastOffset >= fetchOffset && t.firstOffset < upperBoundOffset) out.push({ producerId: t.producerId, firstOffset: t.firstOffset })
+      }
+    }
+    return out
+  }
+
+  /** Forgets producers idle for longer than producer.id.expiration.ms (none with an open transaction). */
+  expireProducers(now = this.now()): number {
+    return this.producers.expire(now - (this.config.producerIdExpirationMs ?? defaultProducerIdExpirationMs))
+  }
+
+  /** Writes a producer-state snapshot and removes old ones. */
+  private async writeSnapshot(offset: number, data: Buffer): Promise<void> {
+    await this.fs.writeFileAtomic(this.snapshotPath(offset), data)
+    const offsets = await this.snapshotOffsets()
+    for (const o of offsets.slice(SNAPSHOTS_KEPT)) await this.fs.unlink(this.snapshotPath(o)).catch(() => {})
+  }
+
+  /** Removes snapshots below the first segment, keeping the newest. */
+  private async deleteOldSnapshots(): Promise<void> {
+    const base = this.segs[0]?.baseOffset ?? 0
+    const offsets = await this.snapshotOffsets()
+    for (const o of offsets.slice(1)) if (o < base) await this.fs.unlink(this.snapshotPath(o)).catch(() => {})
   }
 
   private async completeSwap(base: number, bases: number[]): Promise<void> {
@@ -372,8 +597,11 @@ export class PartitionLog {
     let next = baseOffset
     for (const b of batches) {
       writeInt64(b, BatchOffset.baseOffset, next)
+      const base = next
       next += b.readInt32BE(BatchOffset.lastOffsetDelta) + 1
-      this.tailPush(b, baseOffsetOf(b))
+      this.tailPush(b, base)
+      const completed = this.applyBatch(b, 0, seg)
+      if (completed) this.completing.push(completed)
     }
     this.nextOffset = next
     const position = seg.assignedSize
@@ -394,22 +622,34 @@ export class PartitionLog {
     const old = this.active
     const seg = new Segment(this.dir, this.nextOffset, this.fs, this.config.indexIntervalBytes)
     this.segs.push(seg)
-    this.queueSeal(old)
+    // The producer state as of the new segment's base, written once everything before it is.
+    const snapshot = { offset: this.nextOffset, data: this.producers.encode(this.nextOffset), valid: true }
+    this.pendingSnapshots.add(snapshot)
+    this.queueSeal(old, snapshot)
     return seg
   }
 
-  private queueSeal(old: Segment): void {
+  private queueSeal(old: Segment, snapshot?: { offset: number; data: Buffer; valid: boolean }): void {
     // Sealing runs after every queued write of `old`: the writer drains in order.
-    void this.whenIdle().then(async () => {
+    const sealed = this.whenIdle().then(async () => {
+      if (snapshot) this.pendingSnapshots.delete(snapshot)
       if (old.deleted) return
       try {
         old.sealTimeIndex()
         if (old.fd >= 0) await this.fs.fdatasync(old.fd)
         await old.persistIndexes(true)
+        if (snapshot?.valid && !this.closed) await this.writeSnapshot(snapshot.offset, snapshot.data)
       } catch (err) {
         this.log('sealing segment failed', { segment: old.logPath, error: String(err) })
       }
     })
+    this.seals = this.seals.then(() => sealed)
+  }
+
+  /** Resolves when queued writes and the seals of rolled segments are done. */
+  private async whenSealed(): Promise<void> {
+    await this.whenIdle()
+    await this.seals
   }
 
   private async drain(): Promise<void> {
@@ -494,6 +734,11 @@ export class PartitionLog {
     const segIdx = this.segs.indexOf(seg)
     const dropped = segIdx >= 0 ? this.segs.splice(segIdx + 1) : []
     this.tailTruncate(first.baseOffset)
+    // Producer state forgets what was not written: batches, transactions opened, markers.
+    this.producers.truncateFrom(first.baseOffset)
+    this.completing = this.completing.filter((c) => c.markerOffset < first.baseOffset)
+    seg.truncateAbortedTxns(first.baseOffset)
+    for (const s of this.pendingSnapshots) if (s.offset > first.baseOffset) s.valid = false
     const kerr = storageError(err)
     this.log('append failed, rolled back', { offset: first.baseOffset, error: String(err), code: (err as NodeJS.ErrnoException)?.code })
     for (const d of dropped) await this.deleteSegmentFiles(d, true).catch(() => {})
@@ -785,6 +1030,7 @@ export class PartitionLog {
       if (newStart > this.startOffset) await this.setLogStartOffset(newStart)
       await this.deleteSegmentFiles(seg, false)
     }
+    if (deleted > 0) await this.deleteOldSnapshots()
     return deleted
   }
 
@@ -792,7 +1038,7 @@ export class PartitionLog {
   async deleteSegmentFiles(seg: Segment, immediately: boolean): Promise<void> {
     seg.deleted = true
     const files: string[] = []
-    for (const p of [seg.logPath, seg.indexPath, seg.timeIndexPath]) {
+    for (const p of [seg.logPath, seg.indexPath, seg.timeIndexPath, seg.txnIndexPath]) {
       if (immediately) {
         await this.fs.unlink(p).catch(() => {})
       } else {
@@ -859,9 +1105,8 @@ export class PartitionLog {
   /** Replication: removes every batch at or after `offset` (whole batches). */
   truncateTo(offset: number): Promise<void> {
     return this.exclusive(async () => {
-      await this.whenIdle()
+      await this.whenSealed()
       if (offset >= this.nextOffset) return
-      this.producers.clear()
       while (this.segs.length > 1 && this.active.baseOffset >= offset) {
         const seg = this.segs.pop()!
         await this.deleteSegmentFiles(seg, true)
@@ -899,6 +1144,10 @@ export class PartitionLog {
       this.tailTruncate(this.nextOffset)
       if (this.startOffset > this.nextOffset) this.startOffset = this.nextOffset
       if (this.firstDirtyOffset > this.nextOffset) this.firstDirtyOffset = this.nextOffset
+      // Producer state as of the new end: the newest snapshot at or below it, then replay.
+      for (const s of this.pendingSnapshots) if (s.offset > this.nextOffset) s.valid = false
+      for (const seg of this.segs) seg.truncateAbortedTxns(this.nextOffset)
+      await this.rebuildProducerState()
     })
   }
 
@@ -907,6 +1156,9 @@ export class PartitionLog {
     const i = this.segs.indexOf(old[0])
     if (i < 0) throw new Error('segments to replace are gone')
     for (let k = 0; k < old.length; k++) if (this.segs[i + k] !== old[k]) throw new Error('segments to replace moved')
+    // Aborted transactions stay listed: markers survive compaction.
+    replacement.abortedTxns = old.flatMap((s) => s.abortedTxns)
+    replacement.txnIndexDirty = replacement.abortedTxns.length > 0
     this.segs.splice(i, old.length, replacement)
   }
 
@@ -918,8 +1170,13 @@ export class PartitionLog {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.whenIdle()
+    await this.whenSealed()
     await this.maintenance
+    try {
+      await this.writeSnapshot(this.writtenEnd, this.producers.encode(this.writtenEnd))
+    } catch (err) {
+      this.log('writing the producer snapshot failed', { error: String(err) })
+    }
     const active = this.active
     for (const seg of this.segs) {
       if (seg.fd >= 0) await this.fs.fdatasync(seg.fd).catch(() => {})

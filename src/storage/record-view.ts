@@ -63,3 +63,23 @@ export function forEachRecord(batch: Buffer, fn: (r: RecordView) => void): void 
     c.at = end
   }
 }
+
+/** Key and value of the first record of an uncompressed batch (control batches), or null. */
+export function firstRecord(batch: Buffer, at = 0): { key: Buffer | null; value: Buffer | null } | null {
+  if (batch.readInt32BE(at + BatchOffset.recordCount) < 1) return null
+  const c = new Cursor(batch, at + BATCH_HEADER_SIZE)
+  c.varint() // length
+  c.at++ // attributes
+  c.varint() // timestamp delta
+  c.varint() // offset delta
+  const keyLen = c.varint()
+  let key: Buffer | null = null
+  if (keyLen >= 0) {
+    key = batch.subarray(c.at, c.at + keyLen)
+    c.at += keyLen
+  }
+  const valueLen = c.varint()
+  const value = valueLen >= 0 ? batch.subarray(c.at, c.at + valueLen) : null
+  if (c.at + Math.max(valueLen, 0) > batch.length) throw new RangeError('record truncated')
+  return { key, value }
+}

@@ -1,7 +1,10 @@
 // One log segment: `<baseOffset>.log` holding record batches in the wire format, plus its sparse
 // offset index (`.index`: relative offset int32, position int32) and time index (`.timeindex`:
 // timestamp int64, relative offset int32), both big-endian as in Kafka. Index entries live in
-// memory and are written to their files incrementally on flush, roll and close.
+// memory and are written to their files incrementally on flush, roll and close. A segment holding
+// ABORT markers also has a transaction index (`.txnindex`, Kafka's 34-byte entries: version
+// int16, producerId int64, firstOffset int64, lastOffset int64, lastStableOffset int64), kept
+// in memory and rewritten whole when it changed (aborted transactions are rare).
 
 import path from 'node:path'
 import { crc32c } from '@node-rs/crc32'
@@ -16,9 +19,34 @@ import {
   writeInt64,
 } from '../protocol/record-batch.js'
 import { openReadWrite, type StorageFs } from './fs-layer.js'
+import type { AbortedTxn } from './producer-state.js'
 
 export const OFFSET_INDEX_ENTRY = 8
 export const TIME_INDEX_ENTRY = 12
+export const TXN_INDEX_ENTRY = 34
+
+export function encodeTxnIndex(entries: readonly AbortedTxn[]): Buffer {
+  const buf = Buffer.alloc(entries.length * TXN_INDEX_ENTRY)
+  entries.forEach((e, i) => {
+    const at = i * TXN_INDEX_ENTRY
+    buf.writeInt16BE(0, at)
+    writeInt64(buf, at + 2, e.producerId)
+    writeInt64(buf, at + 10, e.firstOffset)
+    writeInt64(buf, at + 18, e.lastOffset)
+    writeInt64(buf, at + 26, e.lastStableOffset)
+  })
+  return buf
+}
+
+/** Decodes whole entries; a torn last entry is ignored. */
+export function decodeTxnIndex(buf: Buffer): AbortedTxn[] {
+  const out: AbortedTxn[] = []
+  for (let at = 0; at + TXN_INDEX_ENTRY <= buf.length; at += TXN_INDEX_ENTRY) {
+    if (buf.readInt16BE(at) !== 0) break
+    out.push({ producerId: readInt64(buf, at + 2), firstOffset: readInt64(buf, at + 10), lastOffset: readInt64(buf, at + 18), lastStableOffset: readInt64(buf, at + 26) })
+  }
+  return out
+}
 
 export function segmentFileName(baseOffset: number, suffix: string): string {
   return `${String(baseOffset).padStart(20, '0')}${suffix}`
@@ -187,6 +215,10 @@ export class Segment {
   /** Timestamp segment.ms counts from: the first batch's max timestamp, or creation time. */
   rollingBaseTimestamp = -1
   batches = 0
+  /** Aborted transactions whose ABORT marker is in this segment, in marker order. */
+  abortedTxns: AbortedTxn[] = []
+  /** abortedTxns differs from the `.txnindex` file. */
+  txnIndexDirty = false
   refs = 0
   deleted = false
   private closing: Promise<void> | null = null
@@ -208,6 +240,34 @@ export class Segment {
   }
   get timeIndexPath(): string {
     return path.join(this.dir, segmentFileName(this.baseOffset, '.timeindex'))
+  }
+  get txnIndexPath(): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, '.txnindex'))
+  }
+
+  addAbortedTxn(t: AbortedTxn): void {
+    this.abortedTxns.push(t)
+    this.txnIndexDirty = true
+  }
+
+  /** Drops aborted transactions whose marker is at or after `offset`. */
+  truncateAbortedTxns(offset: number): void {
+    const n = this.abortedTxns.length
+    this.abortedTxns = this.abortedTxns.filter((t) => t.lastOffset < offset)
+    if (this.abortedTxns.length !== n) this.txnIndexDirty = true
+  }
+
+  /** Rewrites `.txnindex` when it changed (removed when empty). */
+  async persistTxnIndex(): Promise<void> {
+    if (!this.txnIndexDirty || this.deleted) return
+    this.txnIndexDirty = false
+    try {
+      if (this.abortedTxns.length === 0) await this.fs.unlink(this.txnIndexPath).catch(() => {})
+      else await this.fs.writeFileAtomic(this.txnIndexPath, encodeTxnIndex(this.abortedTxns))
+    } catch (err) {
+      this.txnIndexDirty = true
+      throw err
+    }
   }
 
   private opening: Promise<void> | null = null
@@ -255,6 +315,7 @@ export class Segment {
     }
     await writeIndexFile(this.fs, this.indexPath, this.offsetIndex, OFFSET_INDEX_ENTRY, full, offsetEntries)
     await writeIndexFile(this.fs, this.timeIndexPath, this.timeIndex, TIME_INDEX_ENTRY, full, timeEntries)
+    await this.persistTxnIndex()
   }
 
   /** On roll and close, Kafka adds a last time index entry for the newest timestamp. */
