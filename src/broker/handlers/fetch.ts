@@ -2,6 +2,8 @@
 // or `maxWaitMs` passes. A waiting fetch sits in the delayed queue and is woken by appends to
 // any partition it reads, not by polling. Record bytes go out as the buffers storage returned.
 // Incremental fetch sessions (KIP-227) let a consumer name only the partitions that changed.
+// read_committed (isolationLevel 1) reads up to the last stable offset and lists the aborted
+// transactions of the range, so that the client drops their records.
 
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode, KafkaError, type KafkaErrorInfo } from '../../protocol/errors.js'
@@ -11,6 +13,11 @@ import type { Broker } from '../broker.js'
 import { FINAL_EPOCH, INITIAL_EPOCH, FetchSession, type SessionPartition } from '../fetch-sessions.js'
 import { defineHandler } from '../registry.js'
 import { intSetting } from '../config.js'
+
+const READ_COMMITTED = 1
+
+/** The last stable offset each session partition was last told (a change is news). */
+const sentLso = new WeakMap<SessionPartition, number>()
 
 interface Target {
   topic: string
@@ -29,7 +36,7 @@ interface PartitionAnswer {
   highWatermark: number
   lastStableOffset: number
   logStartOffset: number
-  abortedTransactions: never[] | null
+  abortedTransactions: { producerId: number; firstOffset: number }[] | null
   records: Buffer[]
 }
 
@@ -102,7 +109,7 @@ function remember(session: FetchSession, t: Target): SessionPartition {
   return sp
 }
 
-async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: boolean): Promise<PartitionAnswer> {
+async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: boolean, isolation: number): Promise<PartitionAnswer> {
   const answer: PartitionAnswer = {
     // records is never null: librdkafka rejects a null message set
     partitionIndex: t.partition, errorCode: 0, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, records: [],
@@ -117,21 +124,26 @@ async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: b
     return answer
   }
   const hw = broker.highWatermark(log)
+  const lso = Math.min(log.lastStableOffset, hw)
+  const committed = isolation === READ_COMMITTED
   answer.highWatermark = hw
-  answer.lastStableOffset = hw
+  answer.lastStableOffset = lso
   answer.logStartOffset = log.logStartOffset
   if (t.fetchOffset < log.logStartOffset || t.fetchOffset > hw) {
     answer.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE.code
     return answer
   }
+  if (committed) answer.abortedTransactions = []
+  const upper = committed ? lso : hw
   const limit = Math.min(t.maxBytes, budget)
-  if (t.fetchOffset === hw || (limit <= 0 && !minOneBatch)) {
+  if (t.fetchOffset >= upper || (limit <= 0 && !minOneBatch)) {
     answer.records = []
     return answer
   }
   try {
-    const read = await log.read(t.fetchOffset, Math.max(limit, 0), hw)
+    const read = await log.read(t.fetchOffset, Math.max(limit, 0), upper)
     answer.records = !minOneBatch && read.bytes > limit ? [] : read.batches
+    if (committed && answer.records.length > 0) answer.abortedTransactions = log.abortedTransactions(t.fetchOffset, upper)
   } catch (err) {
     if (!(err instanceof KafkaError)) throw err
     answer.errorCode = err.code
@@ -145,19 +157,19 @@ function bytesOf(a: PartitionAnswer): number {
   return n
 }
 
-async function collect(broker: Broker, p: Plan, maxBytes: number): Promise<{ answers: PartitionAnswer[]; bytes: number; errors: boolean }> {
+async function collect(broker: Broker, p: Plan, maxBytes: number, isolation: number): Promise<{ answers: PartitionAnswer[]; bytes: number; errors: boolean }> {
   let wanted = 0
   for (const t of p.targets) wanted += t.maxBytes
   let answers: PartitionAnswer[]
   if (wanted <= maxBytes) {
     // The partitions' limits fit in the response: read them all at once (the reads overlap in
     // the thread pool), then apply the same rules as a sequential walk below.
-    answers = await Promise.all(p.targets.map((t) => readOne(broker, t, t.maxBytes, true)))
+    answers = await Promise.all(p.targets.map((t) => readOne(broker, t, t.maxBytes, true, isolation)))
   } else {
     answers = []
     let sofar = 0
     for (const t of p.targets) {
-      const a = await readOne(broker, t, maxBytes - sofar, sofar === 0)
+      const a = await readOne(broker, t, maxBytes - sofar, sofar === 0, isolation)
       answers.push(a)
       sofar += bytesOf(a)
     }
@@ -168,8 +180,10 @@ async function collect(broker: Broker, p: Plan, maxBytes: number): Promise<{ ans
   p.targets.forEach((t, i) => {
     const a = answers[i]!
     const n = bytesOf(a)
-    if (n > 0 && bytes > 0 && (n > t.maxBytes || bytes + n > maxBytes)) a.records = []
-    else bytes += n
+    if (n > 0 && bytes > 0 && (n > t.maxBytes || bytes + n > maxBytes)) {
+      a.records = []
+      if (a.abortedTransactions) a.abortedTransactions = []
+    } else bytes += n
     if (a.errorCode !== 0) errors = true
   })
   return { answers, bytes, errors }
@@ -182,12 +196,13 @@ function respond(version: number, p: Plan, answers: PartitionAnswer[]) {
     const a = answers[i]!
     if (p.incremental && t.session) {
       // an incremental answer carries only partitions with news
-      const news = a.errorCode !== 0 || bytesOf(a) > 0 || a.highWatermark !== t.session.sentHighWatermark || a.logStartOffset !== t.session.sentLogStartOffset
+      const news = a.errorCode !== 0 || bytesOf(a) > 0 || a.highWatermark !== t.session.sentHighWatermark || a.logStartOffset !== t.session.sentLogStartOffset || a.lastStableOffset !== sentLso.get(t.session)
       if (!news) return
     }
     if (t.session) {
       t.session.sentHighWatermark = a.highWatermark
       t.session.sentLogStartOffset = a.logStartOffset
+      sentLso.set(t.session, a.lastStableOffset)
     }
     const sameTopic = current && (version >= 13 ? current.topicId === t.topicId : current.topic === t.topic)
     if (!sameTopic) responses.push((current = { topic: t.topic, topicId: t.topicId, partitions: [] }))
@@ -201,7 +216,8 @@ export const fetchHandler = defineHandler(Apis.Fetch, async (ctx, req) => {
   const p = plan(broker, version, req)
   if (p.error) return { throttleTimeMs: 0, errorCode: p.error.code, sessionId: 0, responses: [] }
   const maxBytes = Math.min(version >= 3 ? req.maxBytes : 2 ** 31 - 1, intSetting(broker.settings, 'fetch.max.bytes'))
-  const first = await collect(broker, p, maxBytes)
+  const isolation = version >= 4 ? req.isolationLevel : 0
+  const first = await collect(broker, p, maxBytes, isolation)
   if (req.maxWaitMs <= 0 || first.bytes >= req.minBytes || first.errors || p.targets.length === 0) {
     return respond(version, p, first.answers)
   }
@@ -226,6 +242,6 @@ export const fetchHandler = defineHandler(Apis.Fetch, async (ctx, req) => {
     }
     broker.delayed.add(op)
   })
-  const again = await collect(broker, p, maxBytes)
+  const again = await collect(broker, p, maxBytes, isolation)
   return respond(version, p, again.answers)
 })

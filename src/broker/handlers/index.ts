@@ -16,6 +16,7 @@ import { deleteRecordsHandler } from './delete-records.js'
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js'
 import { describeClusterHandler } from './describe-cluster.js'
 import { describeLogDirsHandler } from './describe-log-dirs.js'
+import { describeProducersHandler } from './describe-producers.js'
 import { findCoordinatorHandler } from './find-coordinator.js'
 import { joinGroupHandler } from './join-group.js'
 import { syncGroupHandler } from './sync-group.js'
@@ -47,6 +48,7 @@ export const handlers: Handler<any, any>[] = [
   offsetForLeaderEpochHandler,
   describeClusterHandler,
   describeLogDirsHandler,
+  describeProducersHandler,
   findCoordinatorHandler,
   joinGroupHandler,
   syncGroupHandler,
