@@ -4,7 +4,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { MetadataStore, type TopicRecord } from '../controller/metadata-store.js'
-import { openGroupCoordinator, type GroupCoordinator } from '../coordinator/index.js'
+import { openGroupCoordinator, openTransactionCoordinator, type GroupCoordinator, type TransactionCoordinator } from '../coordinator/index.js'
 import { effectiveConfig, topicConfigDefs, validateTopicConfig } from '../controller/topic-configs.js'
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import { LogManager, type LogConfig, type PartitionLog } from '../storage/index.js'
@@ -45,6 +45,8 @@ export class Broker {
   readonly fetchSessions: FetchSessionCache
   /** Consumer groups and committed offsets; opened after the logs. */
   groups!: GroupCoordinator
+  /** Transactional ids and their transactions; opened after the groups. */
+  transactions!: TransactionCoordinator
   private server: Server | null = null
   private readonly connections = new Set<Connection>()
   private readonly appendListeners = new Map<string, Set<(bytes: number) => void>>()
@@ -73,6 +75,7 @@ export class Broker {
       }
     }
     broker.groups = await openGroupCoordinator(broker)
+    broker.transactions = await openTransactionCoordinator(broker)
     return broker
   }
 
@@ -115,6 +118,7 @@ export class Broker {
       this.server.close(() => resolve())
       for (const c of this.connections) c.close('broker shutting down')
     })
+    await this.transactions?.close()
     await this.groups?.close()
     await this.logs.close()
   }

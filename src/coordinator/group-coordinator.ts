@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto'
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import type { GroupConfig } from './config.js'
-import { decodeRecord, encodeRecord, partitionFor, type CoordinatorRecord, type GroupStore, type GroupValue, type KeyValue, type OffsetValue } from './offsets-log.js'
+import { decodeRecord, encodeRecord, partitionFor, type CoordinatorRecord, type GroupStore, type GroupValue, type KeyValue, type OffsetValue, type TxnProducer } from './offsets-log.js'
 import { DeadlineTimer } from './timers.js'
 import type { ConsumerGroupCoordinator } from './consumer-group-coordinator.js'
 import type { ConsumerGroupState } from './consumer-group.js'
@@ -107,6 +107,24 @@ export interface CommitRequest {
   /** OffsetCommit v2-4; -1 for the broker's retention. */
   retentionTimeMs: number
   offsets: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null; commitTimestamp?: number }[]
+}
+
+/** TxnOffsetCommit: offsets that become committed when the producer's transaction commits. */
+export interface TxnCommitRequest {
+  groupId: string
+  producerId: number
+  producerEpoch: number
+  /** -1 (and memberId '') when the producer does not name the group generation (v0-2). */
+  generationId: number
+  memberId: string
+  groupInstanceId: string | null
+  offsets: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[]
+}
+
+interface PendingTxnOffset {
+  topic: string
+  partition: number
+  value: OffsetValue
 }
 
 export interface FetchedOffset {
@@ -308,6 +326,8 @@ export class GroupCoordinator {
   private closed = false
   /** KIP-848 consumer groups sharing group ids and offsets with this coordinator. */
   consumerGroups: ConsumerGroupCoordinator | null = null
+  /** Transactional offset commits awaiting their transaction's marker: producer id → group → topic\0partition → offset. */
+  private readonly pendingTxnOffsets = new Map<number, Map<string, Map<string, PendingTxnOffset>>>()
 
   constructor(
     readonly config: GroupConfig,
@@ -324,7 +344,7 @@ export class GroupCoordinator {
     let records = 0
     const groupValues = new Map<string, GroupValue>()
     for (let p = 0; p < this.store.partitions; p++) {
-      await this.store.replay(p, (key, value) => {
+      await this.store.replay(p, (key, value, txnProducerId) => {
         let r: CoordinatorRecord | null
         try {
           r = decodeRecord(key, value)
@@ -335,7 +355,9 @@ export class GroupCoordinator {
         if (!r) return this.consumerGroups?.replay(key, value)
         records++
         if (r.type === 'offset') {
-          if (r.value === null) {
+          if (txnProducerId >= 0) {
+            if (r.value) this.addPendingTxnOffsets(txnProducerId, r.group, [{ topic: r.topic, partition: r.partition, value: r.value }])
+          } else if (r.value === null) {
             const g = this.groups.get(r.group)
             g?.offsets.get(r.topic)?.delete(r.partition)
             if (g?.offsets.get(r.topic)?.size === 0) g.offsets.delete(r.topic)
@@ -350,7 +372,7 @@ export class GroupCoordinator {
         } else {
           groupValues.set(r.group, r.value)
         }
-      })
+      }, (producerId, commit) => this.completePendingTxnOffsets(producerId, commit, p))
     }
     for (const [id, v] of groupValues) {
       const g = this.getOrCreate(id)
@@ -956,12 +978,17 @@ export class GroupCoordinator {
     return NONE
   }
 
-  /** Committed offsets of a group: of the given partitions, or every one when topics is null. */
-  fetchOffsets(groupId: string, topics: { topic: string; partitions: number[] }[] | null): FetchedOffset[] {
+  /**
+   * Committed offsets of a group: of the given partitions, or every one when topics is null. With
+   * requireStable, a partition with a transactional commit still pending is UNSTABLE_OFFSET_COMMIT.
+   */
+  fetchOffsets(groupId: string, topics: { topic: string; partitions: number[] }[] | null, requireStable = false): FetchedOffset[] {
     const group = this.groups.get(groupId)
     const out: FetchedOffset[] = []
     const entry = (topic: string, partition: number, v: OffsetValue | undefined): FetchedOffset =>
-      v
+      requireStable && this.hasPendingTxnOffset(groupId, topic, partition)
+        ? { topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: E.UNSTABLE_OFFSET_COMMIT.code }
+        : v
         ? { topic, partition, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: NONE }
         : { topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: NONE }
     if (topics === null) {
@@ -970,6 +997,97 @@ export class GroupCoordinator {
     }
     for (const t of topics) for (const p of t.partitions) out.push(entry(t.topic, p, group?.offsets.get(t.topic)?.get(p)))
     return out
+  }
+
+  // ---- Transactional offsets (TxnOffsetCommit) ---------------------------------------------------
+
+  /**
+   * TxnOffsetCommit: the offsets are written as a transactional batch of the producer to the
+   * group's partition and stay pending (invisible to OffsetFetch) until the transaction's marker
+   * reaches that partition (completeTransaction). One error code per entry of req.offsets.
+   */
+  async commitTxnOffsets(req: TxnCommitRequest): Promise<number[]> {
+    const all = (code: number) => req.offsets.map(() => code)
+    if (this.closed) return all(E.NOT_COORDINATOR.code)
+    if (!req.groupId) return all(E.INVALID_GROUP_ID.code)
+    const consumerCode = req.generationId >= 0 || req.memberId ? this.consumerGroups?.validateCommit(req.groupId, req.memberId, req.generationId) : undefined
+    if (consumerCode !== undefined) {
+      if (consumerCode !== NONE) return all(consumerCode)
+    } else {
+      // Kafka's checks for transactional commits: a generation of -1 (older producers) is taken as is.
+      const group = this.groups.get(req.groupId)
+      if (group) {
+        if (group.state === 'Dead') return all(E.COORDINATOR_NOT_AVAILABLE.code)
+        if (group.isStaticMemberFenced(req.memberId, req.groupInstanceId)) return all(E.FENCED_INSTANCE_ID.code)
+        if (req.memberId && !group.members.has(req.memberId)) return all(E.UNKNOWN_MEMBER_ID.code)
+        if (req.generationId >= 0 && req.generationId !== group.generationId) return all(E.ILLEGAL_GENERATION.code)
+      } else if (req.generationId >= 0) {
+        return all(E.ILLEGAL_GENERATION.code)
+      }
+    }
+    const now = this.now()
+    const errors: number[] = []
+    const records: CoordinatorRecord[] = []
+    const pending: PendingTxnOffset[] = []
+    for (const o of req.offsets) {
+      if (o.metadata !== null && Buffer.byteLength(o.metadata, 'utf8') > this.config.offsetMetadataMaxBytes) {
+        errors.push(E.OFFSET_METADATA_TOO_LARGE.code)
+        continue
+      }
+      const value: OffsetValue = { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata ?? '', commitTimestamp: now, expireTimestamp: -1 }
+      errors.push(NONE)
+      pending.push({ topic: o.topic, partition: o.partition, value })
+      records.push({ type: 'offset', group: req.groupId, topic: o.topic, partition: o.partition, value })
+    }
+    if (records.length === 0) return errors
+    try {
+      await this.track(this.append(req.groupId, records, { producerId: req.producerId, producerEpoch: req.producerEpoch }))
+    } catch (err) {
+      const code = storeErrorCode(err)
+      this.log?.warn({ err, group: req.groupId }, 'failed to write transactional offset commits')
+      return errors.map((e) => (e === NONE ? code : e))
+    }
+    this.addPendingTxnOffsets(req.producerId, req.groupId, pending)
+    return errors
+  }
+
+  /**
+   * A transaction marker of producerId reached partition `offsetsPartition` of the offsets
+   * topic: its pending offsets of the groups there become committed offsets, or are dropped.
+   */
+  completeTransaction(producerId: number, commit: boolean, offsetsPartition: number): void {
+    this.completePendingTxnOffsets(producerId, commit, offsetsPartition)
+  }
+
+  /** Whether a transactional commit for this partition of the group awaits its transaction's end. */
+  hasPendingTxnOffset(groupId: string, topic: string, partition: number): boolean {
+    for (const byGroup of this.pendingTxnOffsets.values()) if (byGroup.get(groupId)?.has(`${topic}\0${partition}`)) return true
+    return false
+  }
+
+  private addPendingTxnOffsets(producerId: number, groupId: string, offsets: PendingTxnOffset[]): void {
+    let byGroup = this.pendingTxnOffsets.get(producerId)
+    if (!byGroup) this.pendingTxnOffsets.set(producerId, (byGroup = new Map()))
+    let byPartition = byGroup.get(groupId)
+    if (!byPartition) byGroup.set(groupId, (byPartition = new Map()))
+    for (const o of offsets) byPartition.set(`${o.topic}\0${o.partition}`, o)
+  }
+
+  private completePendingTxnOffsets(producerId: number, commit: boolean, offsetsPartition: number): void {
+    const byGroup = this.pendingTxnOffsets.get(producerId)
+    if (!byGroup) return
+    for (const [groupId, byPartition] of byGroup) {
+      if (this.partitionFor(groupId) !== offsetsPartition) continue
+      byGroup.delete(groupId)
+      if (!commit) continue
+      const g = this.getOrCreate(groupId)
+      for (const o of byPartition.values()) {
+        let offsets = g.offsets.get(o.topic)
+        if (!offsets) g.offsets.set(o.topic, (offsets = new Map()))
+        offsets.set(o.partition, o.value)
+      }
+    }
+    if (byGroup.size === 0) this.pendingTxnOffsets.delete(producerId)
   }
 
   /** OffsetDelete: per partition error codes, or a group-level error. */
@@ -1147,9 +1265,9 @@ export class GroupCoordinator {
 
   // ---- Persistence -------------------------------------------------------------------------------
 
-  private append(groupId: string, records: CoordinatorRecord[]): Promise<void> {
+  private append(groupId: string, records: CoordinatorRecord[], txn?: TxnProducer): Promise<void> {
     const kvs: KeyValue[] = records.map(encodeRecord)
-    return this.store.append(this.partitionFor(groupId), kvs)
+    return this.store.append(this.partitionFor(groupId), kvs, txn)
   }
 
   private async persistGroup(group: Group): Promise<void> {

@@ -6,14 +6,17 @@ import { ConsumerGroupCoordinator, consumerGroupConfig, consumerGroupSettingDefs
 import { GroupCoordinator, type Logger } from './group-coordinator.js'
 import { LogGroupStore, OFFSETS_TOPIC } from './offsets-log.js'
 import type { PartitionLog } from '../storage/index.js'
+import { txnSettingDefs } from './transactions/config.js'
 
 export { GroupCoordinator, parseSubscriptionTopics } from './group-coordinator.js'
+export type { TxnCommitRequest } from './group-coordinator.js'
+export { openTransactionCoordinator, TransactionCoordinator, TXN_TOPIC } from './transactions/index.js'
 export type { GroupState, JoinRequest, JoinResult, SyncRequest, SyncResult, LeaveResult, CommitRequest, FetchedOffset, GroupDescription, GroupListing, MemberIdentity, Protocol } from './group-coordinator.js'
 export { groupConfig } from './config.js'
 export { ConsumerGroupCoordinator, consumerGroupConfig, consumerGroupSettingDefs, compileSubscriptionRegex } from './consumer-group-coordinator.js'
 export type { ConsumerGroupConfig, ConsumerHeartbeatRequest, ConsumerHeartbeatResult, DescribedConsumerGroup, TopicSource, TopicView } from './consumer-group-coordinator.js'
-/** Every setting of the coordinators (classic and consumer protocol groups). */
-export const groupSettingDefs: readonly GroupSettingDef[] = [...classicGroupSettingDefs, ...consumerGroupSettingDefs]
+/** Every setting of the coordinators (classic and consumer protocol groups, transactions). */
+export const groupSettingDefs: readonly GroupSettingDef[] = [...classicGroupSettingDefs, ...consumerGroupSettingDefs, ...txnSettingDefs]
 export type { GroupConfig, GroupSettingDef } from './config.js'
 export { OFFSETS_TOPIC, MemoryGroupStore, LogGroupStore, partitionFor } from './offsets-log.js'
 export type { GroupStore } from './offsets-log.js'

@@ -5,7 +5,7 @@
 // a null value is a tombstone. A group lives in the partition its id hashes to, as in Kafka.
 
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
-import { buildBatchSync, readBatchHeader, readRecords } from '../protocol/records.js'
+import { ControlType, buildBatchSync, readBatchHeader, readControlRecord, readRecords } from '../protocol/records.js'
 import type { PartitionLog } from '../storage/index.js'
 
 export const OFFSETS_TOPIC = '__consumer_offsets'
@@ -108,36 +108,55 @@ export function partitionFor(groupId: string, partitions: number): number {
   return abs % partitions
 }
 
+/** The producer of transactional offset commits (TxnOffsetCommit): its records form a transactional batch. */
+export interface TxnProducer {
+  producerId: number
+  producerEpoch: number
+}
+
 /** Where the coordinator's records go: one partition per group, written and replayed in order. */
 export interface GroupStore {
   readonly partitions: number
-  /** Appends records to a partition; resolves once they are durable as the log defines it. */
-  append(partition: number, records: KeyValue[]): Promise<void>
-  /** Calls fn with every record of a partition, oldest first. */
-  replay(partition: number, fn: (key: Buffer, value: Buffer | null) => void): Promise<void>
+  /** Appends records to a partition (as a transactional batch when txn is given); resolves once they are durable as the log defines it. */
+  append(partition: number, records: KeyValue[], txn?: TxnProducer): Promise<void>
+  /**
+   * Calls fn with every record of a partition, oldest first, with the producer id of its batch
+   * when the batch is transactional (-1 otherwise); onMarker with every transaction marker.
+   */
+  replay(partition: number, fn: (key: Buffer, value: Buffer | null, txnProducerId: number) => void, onMarker?: (producerId: number, commit: boolean) => void): Promise<void>
 }
+
+type StoredRecord = KeyValue & { producerId?: number; marker?: boolean }
 
 /** The store for tests: records kept in memory, replayable like the log. */
 export class MemoryGroupStore implements GroupStore {
-  readonly logs: KeyValue[][]
+  readonly logs: StoredRecord[][]
   failNext: KafkaError | null = null
 
   constructor(readonly partitions = 1) {
     this.logs = Array.from({ length: partitions }, () => [])
   }
 
-  async append(partition: number, records: KeyValue[]): Promise<void> {
+  async append(partition: number, records: KeyValue[], txn?: TxnProducer): Promise<void> {
     await Promise.resolve()
     if (this.failNext) {
       const e = this.failNext
       this.failNext = null
       throw e
     }
-    this.logs[partition]!.push(...records)
+    this.logs[partition]!.push(...records.map((r) => (txn ? { ...r, producerId: txn.producerId } : r)))
   }
 
-  async replay(partition: number, fn: (key: Buffer, value: Buffer | null) => void): Promise<void> {
-    for (const r of this.logs[partition]!) fn(r.key, r.value)
+  /** A transaction marker, as the transaction coordinator writes it (tests). */
+  appendMarker(partition: number, producerId: number, commit: boolean): void {
+    this.logs[partition]!.push({ key: Buffer.alloc(0), value: null, producerId, marker: commit })
+  }
+
+  async replay(partition: number, fn: (key: Buffer, value: Buffer | null, txnProducerId: number) => void, onMarker?: (producerId: number, commit: boolean) => void): Promise<void> {
+    for (const r of this.logs[partition]!) {
+      if (r.marker !== undefined) onMarker?.(r.producerId!, r.marker)
+      else fn(r.key, r.value, r.producerId ?? -1)
+    }
   }
 }
 
@@ -156,12 +175,15 @@ export class LogGroupStore implements GroupStore {
     return log
   }
 
-  async append(partition: number, records: KeyValue[]): Promise<void> {
-    const batch = buildBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) })
+  async append(partition: number, records: KeyValue[], txn?: TxnProducer): Promise<void> {
+    const batch = buildBatchSync({
+      records: records.map((r) => ({ key: r.key, value: r.value })),
+      ...(txn ? { producerId: txn.producerId, producerEpoch: txn.producerEpoch, transactional: true } : {}),
+    })
     await this.log(partition).append([batch]).done
   }
 
-  async replay(partition: number, fn: (key: Buffer, value: Buffer | null) => void): Promise<void> {
+  async replay(partition: number, fn: (key: Buffer, value: Buffer | null, txnProducerId: number) => void, onMarker?: (producerId: number, commit: boolean) => void): Promise<void> {
     const log = this.log(partition)
     let offset = log.logStartOffset
     const end = log.writtenEndOffset
@@ -173,9 +195,17 @@ export class LogGroupStore implements GroupStore {
         const next = h.baseOffset + h.lastOffsetDelta + 1
         if (next <= offset) continue
         offset = next
-        if (h.isControl) continue
+        if (h.isControl) {
+          if (!onMarker) continue
+          for (const r of readRecords(batch)) {
+            const c = readControlRecord(r)
+            if (c.type === ControlType.COMMIT || c.type === ControlType.ABORT) onMarker(h.producerId, c.type === ControlType.COMMIT)
+          }
+          continue
+        }
+        const txnProducerId = h.isTransactional ? h.producerId : -1
         for (const r of readRecords(batch)) {
-          if (r.key) fn(r.key, r.value)
+          if (r.key) fn(r.key, r.value, txnProducerId)
         }
       }
     }

@@ -31,6 +31,13 @@ import { offsetDeleteHandler } from './offset-delete.js'
 import { initProducerIdHandler } from './init-producer-id.js'
 import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.js'
 import { consumerGroupDescribeHandler } from './consumer-group-describe.js'
+import { addPartitionsToTxnHandler } from './add-partitions-to-txn.js'
+import { addOffsetsToTxnHandler } from './add-offsets-to-txn.js'
+import { endTxnHandler } from './end-txn.js'
+import { txnOffsetCommitHandler } from './txn-offset-commit.js'
+import { writeTxnMarkersHandler } from './write-txn-markers.js'
+import { describeTransactionsHandler } from './describe-transactions.js'
+import { listTransactionsHandler } from './list-transactions.js'
 
 export const handlers: Handler<any, any>[] = [
   apiVersionsHandler,
@@ -63,4 +70,11 @@ export const handlers: Handler<any, any>[] = [
   initProducerIdHandler,
   consumerGroupHeartbeatHandler,
   consumerGroupDescribeHandler,
+  addPartitionsToTxnHandler,
+  addOffsetsToTxnHandler,
+  endTxnHandler,
+  txnOffsetCommitHandler,
+  writeTxnMarkersHandler,
+  describeTransactionsHandler,
+  listTransactionsHandler,
 ]

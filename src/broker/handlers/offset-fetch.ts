@@ -1,5 +1,6 @@
 // OffsetFetch: committed offsets of one group (v0-7) or several (v8+); topics=null (v2+) asks
-// for every partition the group committed. requireStable waits for nothing until transactions.
+// for every partition the group committed. requireStable (v7+): a partition with a transactional
+// commit still pending answers UNSTABLE_OFFSET_COMMIT, and the client retries.
 
 import { Apis } from '../../protocol/apis.js'
 import type { FetchedOffset } from '../../coordinator/index.js'
@@ -21,14 +22,14 @@ export const offsetFetchHandler = defineHandler(Apis.OffsetFetch, (ctx, req) => 
   if (version < 8) {
     // v0-1 cannot ask for all topics: an empty list there means none.
     const wanted = req.topics === null ? null : req.topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes }))
-    return { throttleTimeMs: 0, errorCode: 0, topics: byTopic(groups.fetchOffsets(req.groupId, wanted)) }
+    return { throttleTimeMs: 0, errorCode: 0, topics: byTopic(groups.fetchOffsets(req.groupId, wanted, version >= 7 && req.requireStable)) }
   }
   return {
     throttleTimeMs: 0,
     groups: req.groups.map((g) => ({
       groupId: g.groupId,
       errorCode: 0,
-      topics: byTopic(groups.fetchOffsets(g.groupId, g.topics === null ? null : g.topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })))),
+      topics: byTopic(groups.fetchOffsets(g.groupId, g.topics === null ? null : g.topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })), req.requireStable)),
     })),
   }
 })

@@ -18,7 +18,7 @@ interface PartitionResult {
   recordErrors: { batchIndex: number; batchIndexErrorMessage: string | null }[]
 }
 
-async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, acks: number): Promise<PartitionResult> {
+async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, acks: number, transactionalId: string | null): Promise<PartitionResult> {
   // Everything up to log.append runs synchronously, so pipelined requests append in order.
   const { broker } = ctx
   const result: PartitionResult = { index, errorCode: 0, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage: null, recordErrors: [] }
@@ -39,6 +39,13 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
     if (settings.logAppendTime) assignOffsets(batch, 0, { logAppendTime: now, partitionLeaderEpoch: 0 })
     else if (info.maxTimestamp !== info.headerMaxTimestamp) assignOffsets(batch, 0, { partitionLeaderEpoch: 0, maxTimestamp: info.maxTimestamp })
     else batch.writeInt32BE(0, BatchOffset.partitionLeaderEpoch) // not under the CRC
+    if (transactionalId !== null) {
+      // A transactional producer: its batch must be transactional, from the id's current producer
+      // and epoch, to a partition added to its ongoing transaction (AddPartitionsToTxn).
+      if (!info.isTransactional || info.producerId < 0) throw new KafkaError(ErrorCode.INVALID_RECORD, 'A produce request with a transactional id must carry transactional batches')
+      const error = broker.transactions.checkProduce(transactionalId, info.producerId, info.producerEpoch, topic, index)
+      if (error !== ErrorCode.NONE) throw new KafkaError(error)
+    }
     const idempotent = info.producerId >= 0
     const firstSeq = info.baseSequence
     const lastSeq = (firstSeq + info.lastOffsetDelta) % 2 ** 31
@@ -85,18 +92,13 @@ export const produceHandler = defineHandler(Apis.Produce, async (ctx, req) => {
       })),
     }
   }
-  if (req.transactionalId !== null) {
-    // Transactions arrive with the transaction coordinator; until then refuse them plainly.
-    const code = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED.code
-    return { responses: req.topicData.map((t) => ({ name: t.name, partitionResponses: t.partitionData.map((p) => ({ index: p.index, errorCode: code })) })) }
-  }
   // Only await when there is something to create: pipelined produces must start in arrival order.
   const missing = req.topicData.map((t) => t.name).filter((n) => !broker.metadata.topic(n))
   if (missing.length > 0) await broker.autoCreate(missing)
   // Start every partition's append now, in request order, then wait for them together.
   const responses = req.topicData.map((t) => ({
     name: t.name,
-    partitionResponses: t.partitionData.map((p) => producePartition(ctx, t.name, p.index, p.records, req.acks)),
+    partitionResponses: t.partitionData.map((p) => producePartition(ctx, t.name, p.index, p.records, req.acks, req.transactionalId)),
   }))
   const settled = await Promise.all(responses.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitionResponses) })))
   if (req.acks === 0) return NO_RESPONSE
