@@ -289,6 +289,9 @@ export class PartitionLog {
         this.producers.clear()
       }
     }
+    // No snapshot after a clean shutdown: a log written before snapshots existed (producers were
+    // idempotent only). Like Kafka, rebuild from the last two segments rather than read it all.
+    if (from < 0 && this.opts.cleanShutdown && this.segs.length > 2) from = this.segs[this.segs.length - 2].baseOffset
     const replayFrom = Math.max(from, this.segs[0].baseOffset)
     for (const seg of this.segs) seg.truncateAbortedTxns(replayFrom)
     for (let i = this.segmentIndexFor(replayFrom); i < this.segs.length; i++) {
