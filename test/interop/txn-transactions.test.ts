@@ -65,7 +65,7 @@ describe('transactions interop', { timeout: 600_000 }, () => {
       assert.ok(out.aborted > 0 && out.committed > 0, JSON.stringify(out));
       assert.equal(out.seen, 300, JSON.stringify(out));
       assert.equal(out.unique, 300, JSON.stringify(out));
-      assert.ok(out.uncommitted_read > 300, 'aborted records are in the log, for read_uncommitted readers');
+      assert.ok(out.uncommitted_read > 300, `aborted records are in the log, for read_uncommitted readers: ${JSON.stringify(out)}`);
       const keys = await readCommittedKeys(b.bootstrap, dst);
       assert.equal(keys.length, 300);
       assert.equal(new Set(keys).size, 300);

@@ -39,6 +39,7 @@ while True:
         tp.produce(dst, key=m.key(), value=m.value().upper(), partition=m.partition())
     tp.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
     if txn % abort_every == 0:
+        tp.flush(30)  # the aborted records reach the log (abort_transaction purges unsent ones)
         tp.abort_transaction(30)
         aborted += 1
         # rewind to the committed offsets
@@ -53,7 +54,7 @@ r = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'reader-' + dst, 'auto
 r.assign([TopicPartition(dst, p, 0) for p in range(3)])
 seen = []
 idle = 0
-while idle < 4:
+while idle < (4 if seen else 15):
     ms = r.consume(500, 1.0)
     ms = [m for m in ms if not m.error()]
     if not ms: idle += 1; continue
@@ -63,7 +64,7 @@ r.close()
 ru = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'readu-' + dst, 'auto.offset.reset': 'earliest', 'isolation.level': 'read_uncommitted', 'enable.auto.commit': False})
 ru.assign([TopicPartition(dst, p, 0) for p in range(3)])
 unc = 0; idle = 0
-while idle < 3:
+while idle < (3 if unc > 0 else 15):
     ms = ru.consume(500, 1.0)
     ms = [m for m in ms if not m.error()]
     if not ms: idle += 1; continue
