@@ -65,7 +65,12 @@ export class Broker {
   static async open(settings: BrokerSettings, log: Logger): Promise<Broker> {
     const dataDir = settings['log.dirs']!
     const metadata = new MetadataStore(dataDir, settings['cluster.id'] ?? '')
-    const logs = new LogManager(dataDir, { log })
+    const logs = new LogManager(dataDir, {
+      log,
+      retentionCheckIntervalMs: intSetting(settings, 'log.retention.check.interval.ms'),
+      cleanerBackoffMs: intSetting(settings, 'log.cleaner.backoff.ms'),
+      producerExpirationCheckIntervalMs: intSetting(settings, 'producer.id.expiration.check.interval.ms'),
+    })
     const broker = new Broker(settings, log, dataDir, logs, metadata)
     await logs.open((topic: string) => broker.logConfig(topic))
     // Partitions whose topic is known but whose directory is missing (created just before a crash)
@@ -144,6 +149,7 @@ export class Broker {
       segmentIndexBytes: Number(get('segment.index.bytes')),
       fileDeleteDelayMs: longValue(get('file.delete.delay.ms')),
       tailCacheBytes: TAIL_CACHE_BYTES,
+      producerIdExpirationMs: intSetting(this.settings, 'producer.id.expiration.ms'),
     }
   }
 

@@ -2,7 +2,7 @@
 // command-line flag > environment variable (FJORD_<NAME>, dots as underscores) > default.
 // Settings use Kafka's broker property names so operators can carry their server.properties over.
 
-import { groupSettingDefs } from '../coordinator/index.js'
+import { coordinatorSettingDefs } from '../coordinator/index.js'
 
 export interface BrokerSettingDef {
   name: string
@@ -35,7 +35,9 @@ export const brokerSettingDefs: BrokerSettingDef[] = [
   { name: 'fetch.max.bytes', default: '57671680', doc: 'Upper bound of one Fetch response.' },
   { name: 'max.incremental.fetch.session.cache.slots', default: '1000', doc: 'Incremental fetch sessions kept (KIP-227).' },
   { name: 'cluster.id', default: '', doc: 'Cluster id; generated and stored on first start when empty.' },
-  ...groupSettingDefs,
+  { name: 'producer.id.expiration.ms', default: '86400000', doc: 'An idempotent producer idle this long is forgotten (never one with an open transaction).' },
+  { name: 'producer.id.expiration.check.interval.ms', default: '600000', doc: 'How often idle producers are looked for.' },
+  ...coordinatorSettingDefs,
 ]
 
 const known = new Map(brokerSettingDefs.map((d) => [d.name, d]))

@@ -16,7 +16,7 @@ export { groupConfig } from './config.js'
 export { ConsumerGroupCoordinator, consumerGroupConfig, consumerGroupSettingDefs, compileSubscriptionRegex } from './consumer-group-coordinator.js'
 export type { ConsumerGroupConfig, ConsumerHeartbeatRequest, ConsumerHeartbeatResult, DescribedConsumerGroup, TopicSource, TopicView } from './consumer-group-coordinator.js'
 /** Every setting of the coordinators (classic and consumer protocol groups, transactions). */
-export const groupSettingDefs: readonly GroupSettingDef[] = [...classicGroupSettingDefs, ...consumerGroupSettingDefs, ...txnSettingDefs]
+export const coordinatorSettingDefs: readonly GroupSettingDef[] = [...classicGroupSettingDefs, ...consumerGroupSettingDefs, ...txnSettingDefs]
 export type { GroupConfig, GroupSettingDef } from './config.js'
 export { OFFSETS_TOPIC, MemoryGroupStore, LogGroupStore, partitionFor } from './offsets-log.js'
 export type { GroupStore } from './offsets-log.js'

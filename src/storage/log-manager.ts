@@ -23,6 +23,8 @@ export interface LogManagerOptions {
   now?: () => number
   /** Period of the background sweep (flush.ms, deletes, cleaner). Default 1 s. */
   sweepIntervalMs?: number
+  /** log.cleaner.backoff.ms: how often the compaction cleaner looks for work. Default 15 s. */
+  cleanerBackoffMs?: number
   /** log.retention.check.interval.ms. Default 5 min. */
   retentionCheckIntervalMs?: number
   /** producer.id.expiration.check.interval.ms: how often idle producers are expired. Default 10 min. */
@@ -60,6 +62,7 @@ export class LogManager {
   private timer: NodeJS.Timeout | null = null
   private sweeping = false
   private lastRetentionCheck = 0
+  private lastCleanerRun = 0
   private lastProducerExpiry = 0
   private background = new Set<Promise<unknown>>()
   private checkpointDirty = false
@@ -221,7 +224,10 @@ export class LogManager {
           this.opts.log?.error({ topic: e.topic, partition: e.partition, err }, 'log maintenance failed')
         }
       }
-      if (this.opts.cleanerEnabled !== false) this.cleaner.schedule(this.compactedLogs(), () => this.saveCheckpoints())
+      if (this.opts.cleanerEnabled !== false && now - this.lastCleanerRun >= (this.opts.cleanerBackoffMs ?? 15_000)) {
+        this.lastCleanerRun = now
+        this.cleaner.schedule(this.compactedLogs(), () => this.saveCheckpoints())
+      }
       if (this.checkpointDirty) await this.saveCheckpoints()
     } finally {
       this.sweeping = false
