@@ -13,6 +13,12 @@
  *       records of S bytes, record i to partition i % P, until the time or byte budget ends;
  *       the clock stops when every record is acknowledged (flush). --rate N: at most N records
  *       per second (paced, not bursty), for a steady background load.
+ *       --idempotent true: enable.idempotence=true (which makes acks=all; --acks is ignored).
+ *       --transactional-id ID [--txn-records 100]: a transactional producer (implies idempotence):
+ *       init_transactions once (not timed), then begin_transaction, --txn-records records,
+ *       commit_transaction (which flushes), again and again until the time or byte budget ends.
+ *       records/bytes count committed transactions only; also "transactions", "aborted" (a commit
+ *       failing with an abortable error is aborted and the loop goes on), "init_seconds".
  *   consume   --bootstrap B --topic T --records N [--seconds 60]
  *       reads every partition from the beginning (legacy consumer, no group) until N records.
  *   latency   --bootstrap B --topic T --partitions P [--rate-mb 20] [--seconds 10]
@@ -280,6 +286,101 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   }
 }
 
+/* --key true|1|yes (or a bare --key as the last argument) */
+static int arg_flag(const char *key) {
+  for (int i = 2; i < g_argc; i++)
+    if (g_argv[i][0] == '-' && g_argv[i][1] == '-' && strcmp(g_argv[i] + 2, key) == 0) {
+      const char *v = i + 1 < g_argc ? g_argv[i + 1] : "true";
+      return strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 || strncmp(v, "--", 2) == 0;
+    }
+  return 0;
+}
+
+/* One transaction call: a retriable error is retried (up to 10 times), an abortable one returns 1
+ * (the caller aborts), a fatal one or anything else ends the run. */
+static int txn_call(const char *what, rd_kafka_error_t *(*fn)(rd_kafka_t *, int), rd_kafka_t *rk, int timeout_ms,
+                    char *first_error, size_t first_error_size) {
+  for (int attempt = 0;; attempt++) {
+    rd_kafka_error_t *e = fn(rk, timeout_ms);
+    if (!e) return 0;
+    if (!first_error[0]) snprintf(first_error, first_error_size, "%s: %s", what, rd_kafka_error_string(e));
+    if (rd_kafka_error_is_retriable(e) && attempt < 10) {
+      rd_kafka_error_destroy(e);
+      continue;
+    }
+    if (rd_kafka_error_txn_requires_abort(e)) {
+      rd_kafka_error_destroy(e);
+      return 1;
+    }
+    die("%s: %s%s", what, rd_kafka_error_string(e), rd_kafka_error_is_fatal(e) ? " (fatal)" : "");
+  }
+}
+
+static rd_kafka_error_t *txn_init(rd_kafka_t *rk, int timeout_ms) { return rd_kafka_init_transactions(rk, timeout_ms); }
+static rd_kafka_error_t *txn_commit(rd_kafka_t *rk, int timeout_ms) { return rd_kafka_commit_transaction(rk, timeout_ms); }
+static rd_kafka_error_t *txn_abort(rd_kafka_t *rk, int timeout_ms) { return rd_kafka_abort_transaction(rk, timeout_ms); }
+
+/* the transactional variant of `produce` (see the top of the file) */
+static int produce_transactional(rd_kafka_t *rk, rd_kafka_topic_t *rkt, dr_stats *st, int partitions, int size,
+                                 const char *payload, double seconds, double max_bytes) {
+  long per_txn = (long)arg_num("txn-records", 100);
+  if (per_txn < 1) per_txn = 1;
+  char first_error[512] = "";
+  double ti = now_s();
+  if (txn_call("init_transactions", txn_init, rk, 30000, first_error, sizeof first_error))
+    die("init_transactions: %s", first_error);
+  double init_seconds = now_s() - ti;
+  long sent = 0, committed = 0, aborted = 0, queue_full = 0;
+  double committed_bytes = 0, commit_time = 0, max_commit = 0;
+  double t0 = now_s(), tend = t0 + seconds;
+  while (now_s() < tend && committed_bytes < max_bytes) {
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(rk);
+    if (e) die("begin_transaction: %s", rd_kafka_error_string(e));
+    for (long i = 0; i < per_txn;) {
+      if (rd_kafka_produce(rkt, (int32_t)(sent % partitions), 0, (void *)payload, size, NULL, 0, NULL) == -1) {
+        rd_kafka_resp_err_t pe = rd_kafka_last_error();
+        if (pe != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce in a transaction: %s", rd_kafka_err2str(pe));
+        queue_full++;
+        rd_kafka_poll(rk, 1);
+        continue;
+      }
+      sent++;
+      i++;
+    }
+    rd_kafka_poll(rk, 0);
+    double tc = now_s();
+    int abort = txn_call("commit_transaction", txn_commit, rk, 60000, first_error, sizeof first_error);
+    double dc = now_s() - tc;
+    commit_time += dc;
+    if (dc > max_commit) max_commit = dc;
+    if (abort) {
+      if (txn_call("abort_transaction", txn_abort, rk, 60000, first_error, sizeof first_error))
+        die("abort_transaction: %s", first_error);
+      aborted++;
+      if (aborted > 100) break;
+      continue;
+    }
+    committed++;
+    committed_bytes += (double)per_txn * size;
+  }
+  double secs = now_s() - t0;
+  rd_kafka_poll(rk, 0);
+  long records = committed * per_txn;
+  for (char *c = first_error; *c; c++)
+    if (*c == '"' || *c == '\\' || (unsigned char)*c < 32) *c = '\'';
+  printf("{\"records\":%ld,\"bytes\":%.0f,\"seconds\":%.6f,\"mb_per_s\":%.3f,\"records_per_s\":%.1f,"
+         "\"transactions\":%ld,\"transactions_per_s\":%.1f,\"records_per_transaction\":%ld,\"aborted\":%ld,"
+         "\"commit_ms_mean\":%.3f,\"commit_ms_max\":%.3f,\"init_seconds\":%.6f,\"partitions\":%d,\"sent\":%ld,"
+         "\"delivered\":%ld,\"failed\":%ld,\"queue_full\":%ld,\"transactional\":true,\"idempotent\":true,"
+         "\"first_error\":\"%s%s\"}\n",
+         records, committed_bytes, secs, committed_bytes / 1e6 / secs, records / secs, committed, committed / secs, per_txn,
+         aborted, committed + aborted ? commit_time * 1000 / (committed + aborted) : 0, max_commit * 1000, init_seconds,
+         partitions, sent, st->delivered, st->failed, queue_full, first_error, st->first_error);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+  return 0;
+}
+
 static int mode_produce(void) {
   const char *topic = arg_req("topic");
   int partitions = (int)arg_num("partitions", 6);
@@ -287,8 +388,14 @@ static int mode_produce(void) {
   double seconds = arg_num("seconds", 15);
   double max_bytes = arg_num("max-bytes", 1e18);
   dr_stats st = {0};
+  const char *txn_id = arg("transactional-id", NULL);
+  int idempotent = txn_id || arg_flag("idempotent");
   rd_kafka_conf_t *conf = base_conf();
-  set(conf, "acks", arg("acks", "1"));
+  if (idempotent) {
+    set(conf, "enable.idempotence", "true"); /* acks=all, max.in.flight <= 5, retries: set by librdkafka */
+    if (txn_id) set(conf, "transactional.id", txn_id);
+  } else
+    set(conf, "acks", arg("acks", "1"));
   set(conf, "linger.ms", arg("linger-ms", "5"));
   set(conf, "batch.size", arg("batch-size", "1048576"));
   set(conf, "compression.type", "none");
@@ -305,6 +412,7 @@ static int mode_produce(void) {
    * than asked for (auto-created by a broker without CreateTopics) gets what it has */
   int np = partition_count(rk, rkt);
   if (np < partitions) partitions = np;
+  if (txn_id) return produce_transactional(rk, rkt, &st, partitions, size, payload, seconds, max_bytes);
 
   double t0 = now_s(), tend = t0 + seconds;
   long sent = 0, queue_full = 0;
@@ -353,9 +461,9 @@ static int mode_produce(void) {
   long outq = rd_kafka_outq_len(rk);
   printf("{\"records\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"enqueue_seconds\":%.6f,\"mb_per_s\":%.3f,"
          "\"records_per_s\":%.1f,\"partitions\":%d,\"sent\":%ld,\"failed\":%ld,\"unflushed\":%ld,\"queue_full\":%ld,"
-         "\"first_error\":\"%s\"}\n",
+         "\"idempotent\":%s,\"first_error\":\"%s\"}\n",
          st.delivered, st.delivered_bytes, secs, t_sent, st.delivered_bytes / 1e6 / secs, st.delivered / secs, partitions, sent,
-         st.failed, outq, queue_full, st.first_error);
+         st.failed, outq, queue_full, idempotent ? "true" : "false", st.first_error);
   rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
   return 0;

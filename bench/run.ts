@@ -13,6 +13,8 @@
 //   --metadata-partitions N (10000)  --skip-metadata
 //   --only groups (FJORD_BENCH_ONLY=groups): only the consumer-group figures (bench/groups.ts)
 //   --skip-groups  --groups-failover-runs N (3)
+//   --only producers (FJORD_BENCH_ONLY=producers): only plain vs idempotent vs transactional produce
+//   --skip-producers  --producers-seconds N (6)  --txn-records N (100)
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -65,11 +67,16 @@ const settings = {
   only: flag('only') ?? process.env.FJORD_BENCH_ONLY ?? null,
   skip_groups: flag('skip-groups') !== undefined,
   groups_failover_runs: num('groups-failover-runs', 3, 3),
+  skip_producers: flag('skip-producers') !== undefined,
+  producers_seconds: num('producers-seconds', 6, 4),
+  txn_records: num('txn-records', 100, 100),
+  producers_targets: ['fjord', 'mock'],
   mb: '10^6 bytes',
 }
 
 const THROUGHPUT_TOPIC = 'bench-throughput'
 const LATENCY_TOPIC = 'e2e-latency' // the null broker keeps topics named e2e* in memory
+const PRODUCERS_TOPICS = { plain: 'producers-plain', idempotent: 'producers-idempotent', transactional: 'producers-txn' }
 
 function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
@@ -621,6 +628,85 @@ async function benchTarget(target: Target): Promise<Json> {
   return result
 }
 
+// ---------------------------------------------------------------- producers: plain, idempotent, transactional
+
+/**
+ * A fresh instance with one topic per kind of producer; plain, idempotent and transactional
+ * produce one after the other, same record size, partitions, linger and batch size; each run
+ * guarded on its own. Ratios are against the plain producer of this same instance.
+ */
+async function benchProducers(target: Target): Promise<Json> {
+  const began = performance.now()
+  const topics = Object.values(PRODUCERS_TOPICS).map((name) => ({ name, partitions: settings.partitions }))
+  log(`${target.name}: start (producers)`)
+  const { running } = await startTimed(target, topics)
+  const runs: Record<string, Json> = {}
+  try {
+    if (target.createTopics) await driver('create', { bootstrap: running.bootstrap, topics: specs(topics) }, 30000)
+    const common = {
+      bootstrap: running.bootstrap,
+      partitions: settings.partitions,
+      size: settings.record_bytes,
+      seconds: settings.producers_seconds,
+      'max-bytes': settings.produce_max_mb * 1e6,
+      'linger-ms': 5,
+      'batch-size': 1048576,
+    }
+    const timeout = (settings.producers_seconds + 120) * 1000
+    runs.plain = await step(`${target.name}: plain produce ${settings.producers_seconds}s`, () =>
+      driver('produce', { ...common, topic: PRODUCERS_TOPICS.plain, acks: 1 }, timeout),
+    )
+    runs.idempotent = await step(`${target.name}: idempotent produce ${settings.producers_seconds}s`, () =>
+      driver('produce', { ...common, topic: PRODUCERS_TOPICS.idempotent, idempotent: 'true' }, timeout),
+    )
+    runs.transactional = await step(
+      `${target.name}: transactions of ${settings.txn_records} records ${settings.producers_seconds}s`,
+      () =>
+        driver(
+          'produce',
+          {
+            ...common,
+            topic: PRODUCERS_TOPICS.transactional,
+            'transactional-id': `fjord-bench-txn-${process.pid}`,
+            'txn-records': settings.txn_records,
+          },
+          timeout,
+        ),
+    )
+    // the committed records must all be readable with read_committed (the mock keeps only the last
+    // few MB per partition, so not there)
+    const committed = get(runs.transactional, 'records')
+    if (target.name !== 'mock' && committed !== undefined) {
+      runs.read_committed_check = await step(`${target.name}: read_committed check of ${committed} records`, async () => {
+        const r = await driver(
+          'consume',
+          { bootstrap: running.bootstrap, topic: PRODUCERS_TOPICS.transactional, records: committed + 1, seconds: 60, conf: 'isolation.level=read_committed' },
+          90000,
+        )
+        return { records: r.records, expected: committed, ok: r.records === committed, reached_end: r.reached_end, mb_per_s: r.mb_per_s }
+      })
+    }
+  } finally {
+    await running.stop()
+  }
+  const plain = get(runs.plain, 'mb_per_s')
+  const idem = get(runs.idempotent, 'mb_per_s')
+  const txn = get(runs.transactional, 'mb_per_s')
+  const ratio = (x: number | undefined): number | null =>
+    x !== undefined && plain !== undefined && plain > 0 ? round(x / plain, 3) : null
+  return {
+    plain_mb_per_s: plain ?? null,
+    idempotent_mb_per_s: idem ?? null,
+    transactional_mb_per_s: txn ?? null,
+    idempotent_ratio: ratio(idem),
+    transactional_ratio: ratio(txn),
+    transactions_per_s: get(runs.transactional, 'transactions_per_s') ?? null,
+    records_per_transaction: settings.txn_records,
+    ...runs,
+    seconds: round((performance.now() - began) / 1000, 1),
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 function get(obj: unknown, ...keys: string[]): number | undefined {
@@ -648,6 +734,9 @@ function summary(r: Json): Json {
     produce_rss_max_mb: get(r, 'produce', 'rss_under_load', 'max_mb'),
     fetch_rss_max_mb: get(r, 'fetch', 'rss_under_load', 'max_mb'),
     metadata_median_ms: get(r, 'metadata', 'median_ms'),
+    idempotent_ratio: get(r, 'producers', 'idempotent_ratio'),
+    transactional_ratio: get(r, 'producers', 'transactional_ratio'),
+    transactions_per_s: get(r, 'producers', 'transactions_per_s'),
   }
 }
 
@@ -683,14 +772,27 @@ async function main(): Promise<void> {
   const built = buildDriver()
   driverPath = built.path
   const results: Record<string, Json> = {}
-  if (settings.only !== null && settings.only !== 'groups') throw new Error(`--only ${settings.only}: only "groups" is known`)
-  for (const name of settings.only === 'groups' ? [] : settings.targets) {
+  const only = settings.only
+  if (only !== null && only !== 'groups' && only !== 'producers')
+    throw new Error(`--only ${only}: only "groups" and "producers" are known`)
+  for (const name of only === null ? settings.targets : []) {
     const target = targets[name]
     if (!target) {
       results[name] = { error: `unknown target ${name}` }
       continue
     }
     results[name] = await benchTarget(target)
+  }
+  // plain vs idempotent vs transactional produce: Fjord and the mock (the null broker has no
+  // InitProducerId); a fresh instance each
+  if (only === 'producers' || (only === null && !settings.skip_producers)) {
+    for (const name of settings.targets) {
+      const target = targets[name]
+      if (!target || !settings.producers_targets.includes(name)) continue
+      const r = (results[name] ??= {})
+      if (r.error !== undefined) continue
+      r.producers = await step(`${name}: producers`, () => benchProducers(target))
+    }
   }
   const summaries: Record<string, Json> = {}
   for (const [name, r] of Object.entries(results)) if (r.error === undefined) summaries[name] = summary(r)
@@ -703,7 +805,7 @@ async function main(): Promise<void> {
     if (summaries[a] && summaries[b]) pairs[`${a}/${b}`] = ratios(summaries[a]!, summaries[b]!)
   }
   let groups: Json | undefined
-  if (!settings.skip_groups) {
+  if (!settings.skip_groups && (only === null || only === 'groups')) {
     try {
       groups = await benchGroups({
         driverPath,
