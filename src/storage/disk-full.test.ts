@@ -100,3 +100,22 @@ test('ENOSPC when a roll creates a new segment: the new segment is dropped', asy
   assert.equal(decode(await readAll(log)).length, 4)
   await log.close()
 })
+
+test('whenWritten settles with the write holding an offset: resolved once written, rejected when rolled back', async () => {
+  const dir = tmp()
+  const disk = fullDisk()
+  const log = await PartitionLog.open(dir, {}, { fs: disk.fs })
+  const first = log.append([makeBatch([{ key: 'a', value: '1' }])])
+  await log.whenWritten(first.lastOffset) // resolves once the write lands
+  await first.done
+  await log.whenWritten(first.lastOffset) // already written: at once
+
+  disk.setBudget(0)
+  const failing = log.append([makeBatch([{ key: 'b', value: '2' }])])
+  const waiting = log.whenWritten(failing.lastOffset)
+  await assert.rejects(failing.done, (e: unknown) => e instanceof KafkaError && e.error.name === 'KAFKA_STORAGE_ERROR')
+  await assert.rejects(waiting, (e: unknown) => e instanceof KafkaError && e.error.name === 'KAFKA_STORAGE_ERROR')
+  await assert.rejects(log.whenWritten(failing.lastOffset), (e: unknown) => e instanceof KafkaError)
+  await log.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})

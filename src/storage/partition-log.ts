@@ -126,6 +126,7 @@ interface PendingWrite {
   nextOffset: number
   resolve: () => void
   reject: (err: Error) => void
+  done: Promise<void>
 }
 
 const IOV_MAX = 1024
@@ -615,7 +616,7 @@ export class PartitionLog {
       resolve = res
       reject = rej
     })
-    this.queue.push({ seg, bufs: batches, position, bytes, records, baseOffset, nextOffset: next, resolve, reject })
+    this.queue.push({ seg, bufs: batches, position, bytes, records, baseOffset, nextOffset: next, resolve, reject, done })
     if (!this.writing) void this.drain()
     return { baseOffset, lastOffset: next - 1, logAppendTime: opts.logAppendTime ?? -1, done }
   }
@@ -755,6 +756,21 @@ export class PartitionLog {
     // Rejected once the file is cut back: a caller that sees the error sees a consistent disk.
     for (const w of failed) w.reject(kerr)
     if (!isStorageErrno(err)) this.log('unexpected write error', { error: String(err) })
+  }
+
+  /**
+   * Settles with the write of the batch holding `offset`: resolves once it is in the file (at
+   * once if it already is), rejects if that write failed and was rolled back.
+   */
+  whenWritten(offset: number): Promise<void> {
+    if (offset < this.writtenEnd) return Promise.resolve()
+    // from the start: the group being written sits before qHead until it lands
+    for (let i = 0; i < this.queue.length; i++) {
+      const w = this.queue[i]
+      if (offset >= w.baseOffset && offset < w.nextOffset) return w.done
+    }
+    // neither written nor queued: it was rolled back after a failed write
+    return Promise.reject(new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `offset ${offset} was not written`))
   }
 
   /** Resolves when no write is queued or in flight. */

@@ -52,7 +52,9 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
     if (idempotent) {
       const duplicate = log.producers.check(info.producerId, info.producerEpoch, firstSeq, lastSeq)
       if (duplicate) {
-        // a retry of a batch we already have: answer with where it went, append nothing
+        // A retry of a batch we already have: answer with where it went, append nothing. If the
+        // original is still being written, its outcome is the retry's: wait for it.
+        await log.whenWritten(duplicate.lastOffset)
         result.baseOffset = duplicate.firstOffset
         result.logStartOffset = log.logStartOffset
         return result
