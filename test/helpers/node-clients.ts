@@ -1,7 +1,8 @@
 /**
  * Produce/consume helpers for the Node clients: KafkaJS 2.2.4 and @platformatic/kafka 1.35.
  *
- * Neither is used with consumer groups (not implemented in Fjord yet):
+ * These helpers read without consumer groups, so the data-path tests do not depend on them (the
+ * groups-* tests cover groups):
  *  - KafkaJS has no group-less consumer. We read through KafkaJS's own cluster/broker layer
  *    (the same code its consumer uses: Metadata, Fetch v11 and its RecordBatch decoder) via the
  *    client's internal cluster factory. That is unmodified KafkaJS code, only not its public API.
