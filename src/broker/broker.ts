@@ -79,8 +79,10 @@ export class Broker {
         if (!logs.getPartition(t.name, p)) await logs.createPartition(t.name, p, broker.logConfig(t.name)) // rare: after a crash
       }
     }
+    // coordinators: begin
     broker.groups = await openGroupCoordinator(broker)
     broker.transactions = await openTransactionCoordinator(broker)
+    // coordinators: end
     return broker
   }
 
@@ -279,6 +281,33 @@ export class Broker {
    */
   highWatermark(log: PartitionLog): number {
     return log.writtenEndOffset
+  }
+
+  // ---- what the coordinators need of their broker -----------------------------------------------
+
+  /** Whether this broker leads the partition now (coordinators serve only the partitions they lead). */
+  isLeader(topic: string, partition: number): boolean {
+    return this.logs.getPartition(topic, partition) !== undefined
+  }
+
+  /** The broker leading a partition now, for FindCoordinator; null while the partition is offline. */
+  leaderEndpoint(topic: string, partition: number): { nodeId: number; host: string; port: number } | null {
+    return this.isLeader(topic, partition) ? { nodeId: this.brokerId, host: this.host, port: this.port } : null
+  }
+
+  /**
+   * Appends batches to a partition this broker leads, as a producer with acks=all would: resolves
+   * once the high watermark passes them; rejects with a KafkaError (NOT_LEADER_OR_FOLLOWER, ...).
+   */
+  async appendCommitted(topic: string, partition: number, batches: Buffer[]): Promise<{ baseOffset: number; lastOffset: number }> {
+    const log = this.logs.getPartition(topic, partition)
+    if (!log) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partition} is not led by broker ${this.brokerId}`)
+    const appended = log.append(batches)
+    await appended.done
+    let bytes = 0
+    for (const b of batches) bytes += b.length
+    this.notifyAppend(topic, partition, bytes)
+    return { baseOffset: appended.baseOffset, lastOffset: appended.lastOffset }
   }
 
   // ---- waiting for appends --------------------------------------------------------------------
