@@ -24,6 +24,8 @@ export interface StorageFs {
   readFile(path: string): Promise<Buffer>
   /** Writes a small file atomically: temp file, fsync, rename. */
   writeFileAtomic(path: string, data: Buffer | string): Promise<void>
+  /** fsyncs a directory, making renames and creations in it durable. Optional for injected layers. */
+  fsyncDir?(path: string): Promise<void>
 }
 
 function cb<T>(f: (done: (err: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {
@@ -72,6 +74,18 @@ export const nodeFs: StorageFs = {
       await fh.close()
     }
     await fs.promises.rename(tmp, path)
+  },
+  fsyncDir: async (path) => {
+    const fh = await fs.promises.open(path, 'r')
+    try {
+      await fh.sync()
+    } catch (err) {
+      // Some file systems refuse fsync on a directory; the rename is then as durable as they allow.
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw err
+    } finally {
+      await fh.close()
+    }
   },
 }
 
