@@ -8,6 +8,13 @@
 // plus replay of batch headers after the newest snapshot when the log opens. ABORT markers add the
 // aborted transaction to their segment's `.txnindex`; read_committed fetches read up to the last
 // stable offset and get the aborted transactions of the range they read.
+//
+// The leader-epoch cache (`epochs`, file `leader-epoch-checkpoint`) is updated from the
+// partitionLeaderEpoch of every appended batch header. Its file is written asynchronously, but
+// always before a producer snapshot: on open, the headers replayed after the newest snapshot also
+// restore epochs the file missed (a crash), and a log without the file is scanned whole.
+// Followers copy a leader's batches with `appendAsFollower` (offsets kept) and diverge/catch up
+// with `truncateTo`, `truncateFullyAndStartAt` and `endOffsetForEpoch`.
 
 import path from 'node:path'
 import { KafkaError, ErrorCode } from '../protocol/errors.js'
@@ -24,12 +31,13 @@ import {
   readInt64,
   writeInt64,
 } from '../protocol/record-batch.js'
-import { ControlType, buildControlBatch, readControlRecord } from '../protocol/records.js'
+import { ControlType, buildControlBatch, computeBatchCrc, readControlRecord } from '../protocol/records.js'
 import { type LogConfig, defaultProducerIdExpirationMs, logConfig } from './config.js'
 import { type StorageFs, isStorageErrno, nodeFs } from './fs-layer.js'
 import { firstRecord, forEachRecord } from './record-view.js'
 import { OFFSET_INDEX_ENTRY, OffsetIndex, Segment, TIME_INDEX_ENTRY, TimeIndex, decodeTxnIndex, scanSegment, segmentFileName } from './segment.js'
 import { ProducerStateManager } from './producer-state.js'
+import { type EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js'
 
 export interface AppendControlOptions {
   producerId: number
@@ -38,6 +46,40 @@ export interface AppendControlOptions {
   coordinatorEpoch: number
   /** Default: now. */
   timestamp?: number
+  /** Stamped into the marker's header. Default: the latest epoch of the epoch cache, or 0. */
+  partitionLeaderEpoch?: number
+}
+
+export interface AppendAsFollowerOptions {
+  /**
+   * Accept a batch whose base offset is past the expected one (the leader's compaction removed
+   * the batches between). Default: true when the log's cleanup.policy includes compact.
+   */
+  allowGaps?: boolean
+}
+
+/**
+ * A follower append whose batches do not start at the log end offset (or are not in order): as
+ * Kafka's UnexpectedAppendOffsetException. A follower whose log is empty and whose first fetched
+ * batch starts below its log end (the leader's log start is inside that batch) restarts its log
+ * at `firstOffset` with truncateFullyAndStartAt, as Kafka does.
+ */
+export class UnexpectedAppendOffsetError extends Error {
+  constructor(
+    /** Base offset of the offending batch. */
+    readonly firstOffset: number,
+    /** The offset it had to start at. */
+    readonly expectedOffset: number,
+    /** Its index in the appended list (0: the first batch). */
+    readonly batchIndex: number,
+  ) {
+    super(
+      batchIndex === 0
+        ? `follower append: first batch starts at offset ${firstOffset}, expected the log end offset ${expectedOffset}`
+        : `follower append: batch ${batchIndex} starts at offset ${firstOffset}, expected ${expectedOffset} (right after the previous batch)`,
+    )
+    this.name = 'UnexpectedAppendOffsetError'
+  }
 }
 
 /** An aborted transaction as a Fetch response lists it. */
@@ -130,6 +172,8 @@ interface PendingWrite {
 }
 
 const IOV_MAX = 1024
+/** Read size of header-only scans: whole small batches, a fraction of large ones. */
+const HEADER_SCAN_CHUNK = 64 * 1024
 const EMPTY = Buffer.alloc(0)
 const MIN_READ = 64 * 1024
 
@@ -165,6 +209,8 @@ export class PartitionLog {
   firstDirtyOffset = 0
   /** Producers' recent batches and open transactions (duplicate and sequence checks, LSO). */
   readonly producers = new ProducerStateManager()
+  /** Replaced by the loaded one on open. */
+  private epochCache = new LeaderEpochCache()
   /** Transactions whose marker is appended but not yet written: they still hold the LSO back. */
   private completing: Array<{ firstOffset: number; markerOffset: number }> = []
   /** Snapshots taken at roll, written once the rolled segment's writes land. */
@@ -250,7 +296,61 @@ export class PartitionLog {
       const buf = await fs.readFile(seg.txnIndexPath).catch(() => null)
       if (buf) seg.abortedTxns = decodeTxnIndex(buf)
     }
+    await this.loadEpochs()
+    // Replays headers after the newest producer snapshot: also restores epochs the file missed.
     await this.rebuildProducerState()
+    if (this.epochCache.dirty) await this.epochCache.flush().catch((err) => this.log('writing the leader-epoch checkpoint failed', { error: String(err) }))
+  }
+
+  /**
+   * Loads `leader-epoch-checkpoint`, trimmed to the log's range as Kafka does. Without a readable
+   * file, a non-empty log (written before epochs were tracked, or a corrupt file) is scanned:
+   * batch headers only.
+   */
+  private async loadEpochs(): Promise<void> {
+    const { cache, status } = await LeaderEpochCache.load(this.dir, this.fs, (msg, fields) => this.log(msg, fields))
+    this.epochCache = cache
+    if (status === 'ok') {
+      cache.truncateFromEnd(this.nextOffset)
+    } else if (this.segs.some((s) => s.size > 0)) {
+      this.log('rebuilding the leader-epoch cache from the log', { reason: status })
+      for (const seg of this.segs) {
+        if (seg.size > 0) await this.forEachBatchHeader(seg, (h, at) => this.noteEpoch(h, at, baseOffsetOf(h, at)))
+      }
+      // Written even when empty (batches without epochs): the next open need not scan again.
+      cache.markDirty()
+    }
+    cache.truncateFromStart(this.startOffset)
+  }
+
+  /** The epoch cache learns of a batch (append, follower append, replay). */
+  private noteEpoch(b: Buffer, at: number, baseOffset: number): void {
+    const epoch = b.readInt32BE(at + BatchOffset.partitionLeaderEpoch)
+    if (epoch > this.epochCache.latestEpoch) this.epochCache.assign(epoch, baseOffset)
+  }
+
+  /** Calls fn with every batch header of a segment, reading 64 KiB at a time at most (never whole large batches). */
+  private async forEachBatchHeader(seg: Segment, fn: (chunk: Buffer, at: number) => void): Promise<void> {
+    seg.acquire()
+    try {
+      await seg.ensureOpen()
+      const end = seg.size
+      let pos = 0
+      while (end - pos >= BATCH_HEADER_SIZE) {
+        const chunk = await seg.readRange(pos, Math.min(end - pos, HEADER_SCAN_CHUNK))
+        let at = 0
+        while (chunk.length - at >= BATCH_HEADER_SIZE) {
+          const size = batchSize(chunk, at)
+          if (size < BATCH_HEADER_SIZE) return // not a batch (recovery validated the file; be safe)
+          fn(chunk, at)
+          at += size
+        }
+        if (at === 0) return // short read
+        pos += at
+      }
+    } finally {
+      seg.release()
+    }
   }
 
   // ---------------------------------------------------------------- producer state
@@ -319,6 +419,7 @@ export class PartitionLog {
           if (control && size > chunk.length - at) break // read whole below
           if (baseOffsetOf(chunk, at) + chunk.readInt32BE(at + BatchOffset.lastOffsetDelta) >= from) {
             this.applyBatch(chunk, at, seg)
+            this.noteEpoch(chunk, at, baseOffsetOf(chunk, at))
             n++
           }
           at += size
@@ -330,6 +431,7 @@ export class PartitionLog {
           if (chunk.length < batchSize(chunk)) break
           if (lastOffsetOf(chunk) >= from) {
             this.applyBatch(chunk, 0, seg)
+            this.noteEpoch(chunk, 0, baseOffsetOf(chunk))
             n++
           }
           at = chunk.length
@@ -375,7 +477,7 @@ export class PartitionLog {
       coordinatorEpoch: opts.coordinatorEpoch,
       baseOffset: 0,
       timestamp: opts.timestamp ?? this.now(),
-      partitionLeaderEpoch: 0,
+      partitionLeaderEpoch: opts.partitionLeaderEpoch ?? Math.max(this.epochCache.latestEpoch, 0),
     })
     return this.append([batch])
   }
@@ -536,6 +638,19 @@ export class PartitionLog {
     return this.startOffset
   }
 
+  /** The leader-epoch cache: (epoch, start offset) of every leader epoch that wrote to this log. */
+  get epochs(): LeaderEpochCache {
+    return this.epochCache
+  }
+
+  /**
+   * OffsetsForLeaderEpoch: the largest epoch <= `epoch` and where it ends in this log (see
+   * LeaderEpochCache.endOffsetFor), against the log end offset.
+   */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.epochCache.endOffsetFor(epoch, this.nextOffset)
+  }
+
   /** The next offset to assign (includes appends not yet written). */
   get logEndOffset(): number {
     return this.nextOffset
@@ -584,6 +699,63 @@ export class PartitionLog {
       records += b.readInt32BE(BatchOffset.recordCount)
       offsets += b.readInt32BE(BatchOffset.lastOffsetDelta) + 1
     }
+    const seg = this.segmentForAppend(bytes, this.nextOffset + offsets)
+    const baseOffset = this.nextOffset
+    let next = baseOffset
+    for (const b of batches) {
+      writeInt64(b, BatchOffset.baseOffset, next)
+      const base = next
+      next += b.readInt32BE(BatchOffset.lastOffsetDelta) + 1
+      this.onAppendBatch(b, base, seg)
+    }
+    const done = this.enqueue(seg, batches, bytes, records, baseOffset, next)
+    return { baseOffset, lastOffset: next - 1, logAppendTime: opts.logAppendTime ?? -1, done }
+  }
+
+  /**
+   * Replication: appends whole batches copied from the leader, keeping their offsets, epochs and
+   * timestamps. The first must start at the log end offset and each next one right after the
+   * previous (a gap only with `allowGaps`), else UnexpectedAppendOffsetError; each is checked for
+   * size, magic and CRC32C (CORRUPT_MESSAGE), all before anything is appended. Producer state,
+   * transaction index and epoch cache follow the headers as on the leader; the write goes through
+   * the same queue, segment rolls, indexes and tail cache as `append`. Per batch, never per record.
+   */
+  appendAsFollower(batches: Buffer[], opts: AppendAsFollowerOptions = {}): AppendResult {
+    if (this.closed) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'log is closed')
+    if (batches.length === 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'no batches')
+    const allowGaps = opts.allowGaps ?? this.config.cleanupPolicy !== 'delete'
+    const startOffset = this.nextOffset
+    let expected = startOffset
+    let bytes = 0
+    let records = 0
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i]
+      if (b.length < BATCH_HEADER_SIZE) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `batch ${i} is ${b.length} bytes, shorter than a batch header`)
+      if (batchSize(b) !== b.length) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `batch ${i}: length field says ${batchSize(b)} bytes, the buffer holds ${b.length}`)
+      if (b[BatchOffset.magic] !== 2) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `batch ${i}: magic ${b[BatchOffset.magic]}, only 2 is supported`)
+      const delta = b.readInt32BE(BatchOffset.lastOffsetDelta)
+      const count = b.readInt32BE(BatchOffset.recordCount)
+      if (delta < 0 || count < 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `batch ${i}: invalid lastOffsetDelta ${delta} or record count ${count}`)
+      const stored = b.readUInt32BE(BatchOffset.crc)
+      const crc = computeBatchCrc(b)
+      if (stored !== crc) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `batch ${i} at offset ${baseOffsetOf(b)} is corrupt (stored crc = ${stored}, computed crc = ${crc})`)
+      const base = baseOffsetOf(b)
+      if (base !== expected && !(allowGaps && base > expected)) throw new UnexpectedAppendOffsetError(base, expected, i)
+      expected = base + delta + 1
+      bytes += b.length
+      records += count
+    }
+    // Batches are views into a fetch response that holds many partitions: the tail cache must not
+    // keep a whole response alive for one small batch, so such views are copied (once, per batch).
+    const own = batches.map((b) => (b.length * 2 < b.buffer.byteLength ? Buffer.from(b) : b))
+    const seg = this.segmentForAppend(bytes, expected)
+    for (const b of own) this.onAppendBatch(b, baseOffsetOf(b), seg)
+    const done = this.enqueue(seg, own, bytes, records, startOffset, expected)
+    return { baseOffset: baseOffsetOf(batches[0]), lastOffset: expected - 1, logAppendTime: -1, done }
+  }
+
+  /** The segment an append of `bytes` ending before offset `end` goes to: the active one, or a new one. */
+  private segmentForAppend(bytes: number, end: number): Segment {
     let seg = this.active
     const c = this.config
     const now = this.now()
@@ -592,21 +764,24 @@ export class PartitionLog {
       (seg.assignedSize + bytes > c.segmentBytes ||
         (seg.rollingBaseTimestamp >= 0 && now - seg.rollingBaseTimestamp > c.segmentMs) ||
         (seg.offsetIndex.length + 1) * OFFSET_INDEX_ENTRY > c.segmentIndexBytes ||
-        this.nextOffset + offsets - seg.baseOffset > 0x7fffffff)
+        end - seg.baseOffset > 0x7fffffff)
     ) {
       seg = this.roll()
     }
     if (seg.rollingBaseTimestamp < 0 && seg.assignedSize === 0) seg.rollingBaseTimestamp = now
-    const baseOffset = this.nextOffset
-    let next = baseOffset
-    for (const b of batches) {
-      writeInt64(b, BatchOffset.baseOffset, next)
-      const base = next
-      next += b.readInt32BE(BatchOffset.lastOffsetDelta) + 1
-      this.tailPush(b, base)
-      const completed = this.applyBatch(b, 0, seg)
-      if (completed) this.completing.push(completed)
-    }
+    return seg
+  }
+
+  /** Bookkeeping of one batch as it is queued (its base offset final): tail cache, producers, epochs. */
+  private onAppendBatch(b: Buffer, base: number, seg: Segment): void {
+    this.tailPush(b, base)
+    const completed = this.applyBatch(b, 0, seg)
+    if (completed) this.completing.push(completed)
+    this.noteEpoch(b, 0, base)
+  }
+
+  /** Queues batches for the writer; offsets [baseOffset, nextOffset) become the log end. */
+  private enqueue(seg: Segment, batches: Buffer[], bytes: number, records: number, baseOffset: number, next: number): Promise<void> {
     this.nextOffset = next
     const position = seg.assignedSize
     seg.assignedSize += bytes
@@ -618,7 +793,7 @@ export class PartitionLog {
     })
     this.queue.push({ seg, bufs: batches, position, bytes, records, baseOffset, nextOffset: next, resolve, reject, done })
     if (!this.writing) void this.drain()
-    return { baseOffset, lastOffset: next - 1, logAppendTime: opts.logAppendTime ?? -1, done }
+    return done
   }
 
   /** Starts a new active segment at the next offset; the old one is sealed once its writes land. */
@@ -642,7 +817,12 @@ export class PartitionLog {
         old.sealTimeIndex()
         if (old.fd >= 0) await this.fs.fdatasync(old.fd)
         await old.persistIndexes(true)
-        if (snapshot?.valid && !this.closed) await this.writeSnapshot(snapshot.offset, snapshot.data)
+        if (snapshot?.valid && !this.closed) {
+          // Epochs of everything below the snapshot reach their file first: on open, replay from
+          // the snapshot restores only the epochs that start after it.
+          await this.epochCache.flush()
+          await this.writeSnapshot(snapshot.offset, snapshot.data)
+        }
       } catch (err) {
         this.log('sealing segment failed', { segment: old.logPath, error: String(err) })
       }
@@ -742,6 +922,9 @@ export class PartitionLog {
     this.producers.truncateFrom(first.baseOffset)
     this.completing = this.completing.filter((c) => c.markerOffset < first.baseOffset)
     seg.truncateAbortedTxns(first.baseOffset)
+    // Epochs first seen in the lost batches go too; one starting right at the new end stays (an
+    // epoch that has not written yet, as a new leader's is).
+    this.epochCache.truncateFromEnd(first.baseOffset + 1)
     for (const s of this.pendingSnapshots) if (s.offset > first.baseOffset) s.valid = false
     const kerr = storageError(err)
     this.log('append failed, rolled back', { offset: first.baseOffset, error: String(err), code: (err as NodeJS.ErrnoException)?.code })
@@ -1022,6 +1205,7 @@ export class PartitionLog {
   private async setLogStartOffset(offset: number): Promise<void> {
     this.startOffset = offset
     if (this.firstDirtyOffset < offset) this.firstDirtyOffset = offset
+    this.epochCache.truncateFromStart(offset)
     await this.opts.onLogStartOffsetChange?.(offset)
   }
 
@@ -1121,11 +1305,18 @@ export class PartitionLog {
     this.lastFlushTime = this.now()
   }
 
-  /** Replication: removes every batch at or after `offset` (whole batches). */
+  /**
+   * Replication: removes every batch at or after `offset` (whole batches), with what depends on
+   * them: index entries, cached tail, epochs starting at or after the new end (the checkpoint is
+   * written before this resolves), producer state (the newest snapshot at or below the new end,
+   * then replay; newer snapshots are deleted) and aborted transactions whose marker is gone. Below
+   * the log start offset it is truncateFullyAndStartAt(offset), as in Kafka.
+   */
   truncateTo(offset: number): Promise<void> {
     return this.exclusive(async () => {
       await this.whenSealed()
       if (offset >= this.nextOffset) return
+      if (offset < this.startOffset) return this.truncateFully(offset)
       while (this.segs.length > 1 && this.active.baseOffset >= offset) {
         const seg = this.segs.pop()!
         await this.deleteSegmentFiles(seg, true)
@@ -1155,6 +1346,7 @@ export class PartitionLog {
       seg.offsetOfMaxTimestamp = -1
       seg.bytesSinceIndexEntry = 0
       seg.rollingBaseTimestamp = -1
+      seg.batches = 0
       await scanSegment(seg, 0, cut)
       seg.assignedSize = seg.size
       await seg.persistIndexes(true)
@@ -1163,11 +1355,63 @@ export class PartitionLog {
       this.tailTruncate(this.nextOffset)
       if (this.startOffset > this.nextOffset) this.startOffset = this.nextOffset
       if (this.firstDirtyOffset > this.nextOffset) this.firstDirtyOffset = this.nextOffset
+      // Epochs: written now, so that a crash cannot bring back an epoch whose batches are gone
+      // once other epochs write here.
+      this.epochCache.truncateFromEnd(this.nextOffset)
+      try {
+        await this.epochCache.flush()
+      } catch (err) {
+        throw storageError(err)
+      }
       // Producer state as of the new end: the newest snapshot at or below it, then replay.
       for (const s of this.pendingSnapshots) if (s.offset > this.nextOffset) s.valid = false
       for (const seg of this.segs) seg.truncateAbortedTxns(this.nextOffset)
       await this.rebuildProducerState()
     })
+  }
+
+  /**
+   * Replication: drops every segment and starts an empty log whose start and end are `offset` (a
+   * follower whose log end is below the leader's log start). Clears the epoch cache (written
+   * before this resolves), the producer state and its snapshots, and the transaction indexes.
+   */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    return this.exclusive(async () => {
+      await this.whenSealed()
+      await this.truncateFully(offset)
+    })
+  }
+
+  private async truncateFully(offset: number): Promise<void> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `invalid offset ${offset}`)
+    if (this.closed) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'log is closed')
+    const old = this.segs
+    const seg = new Segment(this.dir, offset, this.fs, this.config.indexIntervalBytes)
+    // Swapped in one step: readers see the old log or the new (empty) one.
+    this.segs = [seg]
+    this.nextOffset = offset
+    this.writtenEnd = offset
+    this.needsTruncate = null
+    this.unflushedRecords = 0
+    this.tailClear()
+    this.producers.clear()
+    this.completing = []
+    for (const s of this.pendingSnapshots) s.valid = false
+    this.startOffset = offset
+    this.firstDirtyOffset = offset
+    this.epochCache.clear()
+    // The old files go before the new segment opens: it may have the same base offset.
+    for (const o of old) await this.deleteSegmentFiles(o, true)
+    for (const o of await this.snapshotOffsets()) await this.fs.unlink(this.snapshotPath(o)).catch(() => {})
+    try {
+      await seg.ensureOpen()
+      await this.fs.ftruncate(seg.fd, 0)
+      await seg.persistIndexes(true)
+      await this.epochCache.flush()
+    } catch (err) {
+      throw storageError(err)
+    }
+    await this.opts.onLogStartOffsetChange?.(offset)
   }
 
   /** Replaces segments by a cleaned one (the cleaner). Synchronous in memory: readers see old or new. */
@@ -1192,9 +1436,11 @@ export class PartitionLog {
     await this.whenSealed()
     await this.maintenance
     try {
+      // The epochs first: a snapshot promises that they are on disk up to its offset.
+      await this.epochCache.close()
       await this.writeSnapshot(this.writtenEnd, this.producers.encode(this.writtenEnd))
     } catch (err) {
-      this.log('writing the producer snapshot failed', { error: String(err) })
+      this.log('writing the leader-epoch checkpoint or the producer snapshot failed', { error: String(err) })
     }
     const active = this.active
     for (const seg of this.segs) {
