@@ -1,15 +1,27 @@
-// A broker: its listener, its partition logs, its view of the cluster's metadata, and the
-// shared machinery handlers use (delayed fetches, fetch sessions, topic auto-creation).
+// A broker: its listener, its partition logs and their replicas, its link to the controller and
+// the image of the cluster metadata it keeps from it, and the shared machinery handlers use
+// (delayed fetches, fetch sessions, topic auto-creation). A broker without
+// `controller.endpoints` is standalone: it runs the controller in its own process (the embedded
+// default) and talks to it through the same link a clustered broker uses over the network.
 
 import { createServer, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { existsSync, readFileSync, renameSync } from 'node:fs'
 import type { Logger } from 'pino'
-import { MetadataStore, type TopicRecord } from '../controller/metadata-store.js'
+import type { TopicRecord, PartitionState } from '../controller/records.js'
+import { Controller, type Outcome, type TopicCreation } from '../controller/controller.js'
+import { EmbeddedBackend } from '../controller/embedded-backend.js'
+import { InProcessChannel } from '../controller/rpc.js'
 import { openGroupCoordinator, openTransactionCoordinator, type GroupCoordinator, type TransactionCoordinator } from '../coordinator/index.js'
 import { effectiveConfig, topicConfigDefs, validateTopicConfig } from '../controller/topic-configs.js'
-import { ErrorCode, KafkaError } from '../protocol/errors.js'
+import { ErrorCode, KafkaError, errorInfo } from '../protocol/errors.js'
 import { LogManager, type LogConfig, type PartitionLog } from '../storage/index.js'
+import { ReplicaManager } from '../replication/replica-manager.js'
+import type { PartitionReplica } from '../replication/partition-replica.js'
+import { BrokerMetadata } from './broker-metadata.js'
 import { boolSetting, intSetting, parseListener, type BrokerSettings } from './config.js'
 import { Connection } from './connection.js'
+import { ControllerLink } from './controller-link.js'
 import { DelayedQueue } from './delayed.js'
 import { FetchSessionCache } from './fetch-sessions.js'
 import { handlers } from './handlers/index.js'
@@ -18,8 +30,6 @@ import { HandlerRegistry, type RequestContext } from './registry.js'
 const LONG_MAX_STRING = '9223372036854775807'
 /** Recent batches kept in memory per partition, so consumers at the tail read without disk I/O. */
 const TAIL_CACHE_BYTES = 8 * 1024 * 1024
-/** Partition logs created at once by CreateTopics and CreatePartitions. */
-const CREATE_CONCURRENCY = 16
 
 /** Kafka's long configs use Long.MAX_VALUE for "never"; as a Number, the largest safe integer. */
 function longValue(v: string): number {
@@ -33,57 +43,126 @@ export interface TopicSettings {
   timestampBeforeMaxMs: number
   timestampAfterMaxMs: number
   compacted: boolean
+  minInsyncReplicas: number
+}
+
+type Listener = (bytes: number) => void
+
+/** Kafka's fencing of clients and followers that believe in another leader epoch. */
+export function checkLeaderEpoch(replica: PartitionReplica, currentLeaderEpoch: number): void {
+  if (currentLeaderEpoch < 0) return
+  const epoch = replica.state.leaderEpoch
+  if (currentLeaderEpoch < epoch) throw new KafkaError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${currentLeaderEpoch} is older than the current ${epoch}`)
+  if (currentLeaderEpoch > epoch) throw new KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH, `leader epoch ${currentLeaderEpoch} is newer than the current ${epoch}`)
 }
 
 export class Broker {
   readonly brokerId: number
   readonly rack: string | null
-  readonly metadata: MetadataStore
+  readonly metadata: BrokerMetadata
   readonly logs: LogManager
   readonly registry = new HandlerRegistry(handlers)
   readonly delayed = new DelayedQueue()
   readonly fetchSessions: FetchSessionCache
+  readonly link: ControllerLink
+  readonly replicas: ReplicaManager
+  /** The in-process controller of a standalone broker; null when the controller runs elsewhere. */
+  readonly embeddedController: Controller | null
   /** Consumer groups and committed offsets; opened after the logs. */
   groups!: GroupCoordinator
   /** Transactional ids and their transactions; opened after the groups. */
   transactions!: TransactionCoordinator
   private server: Server | null = null
   private readonly connections = new Set<Connection>()
-  private readonly appendListeners = new Map<string, Set<(bytes: number) => void>>()
+  private readonly committedListeners = new Map<string, Set<Listener>>()
+  private readonly writtenListeners = new Map<string, Set<Listener>>()
   private readonly topicSettingsCache = new Map<string, TopicSettings>()
+  private readonly leadershipListeners: ((topic: string, partition: number, isLeader: boolean) => void)[] = []
   host = '127.0.0.1'
   port = 0
 
-  private constructor(readonly settings: BrokerSettings, readonly log: Logger, readonly dataDir: string, logs: LogManager, metadata: MetadataStore) {
+  private constructor(readonly settings: BrokerSettings, readonly log: Logger, readonly dataDir: string, logs: LogManager, embedded: Controller | null) {
     this.brokerId = intSetting(settings, 'broker.id')
     this.rack = settings['broker.rack'] || null
     this.logs = logs
-    this.metadata = metadata
+    this.embeddedController = embedded
     this.fetchSessions = new FetchSessionCache(intSetting(settings, 'max.incremental.fetch.session.cache.slots'))
+    const endpoints = (settings['controller.endpoints'] ?? '').split(',').map((e) => e.trim()).filter((e) => e.length > 0)
+    this.link = new ControllerLink({
+      brokerId: this.brokerId,
+      rack: this.rack,
+      endpoints,
+      connect: embedded ? () => new InProcessChannel(embedded) : undefined,
+      heartbeatIntervalMs: intSetting(settings, 'broker.heartbeat.interval.ms'),
+      requestTimeoutMs: intSetting(settings, 'controller.request.timeout.ms'),
+      log: log.child({ component: 'controller-link' }),
+    })
+    this.metadata = new BrokerMetadata(() => this.link.image, () => this.link.call('allocateProducerIds', {}), (err) => this.log.warn({ err: err.message }, 'cannot get producer ids'))
+    const replicationLog = log.child({ component: 'replication' })
+    this.replicas = new ReplicaManager({
+      brokerId: this.brokerId,
+      dataDir,
+      logs,
+      logConfig: (topic) => this.logConfig(topic),
+      proposeIsr: (topic, partition, state, isr) => this.link.call<PartitionState>('alterPartition', {
+        brokerId: this.brokerId, brokerEpoch: this.link.brokerEpoch, topic, partition, leaderEpoch: state.leaderEpoch, partitionEpoch: state.partitionEpoch, isr,
+      }),
+      notifyCommitted: (topic, partition, bytes) => this.notify(this.committedListeners, topic, partition, bytes),
+      notifyWritten: (topic, partition) => this.notify(this.writtenListeners, topic, partition, 1),
+      leadershipChanged: (topic, partition, isLeader) => { for (const l of this.leadershipListeners) l(topic, partition, isLeader) },
+      partitionRemoved: (topic, partition) => {
+        this.notify(this.committedListeners, topic, partition, 0)
+        this.notify(this.writtenListeners, topic, partition, 0)
+      },
+      warn: (fields, msg) => replicationLog.warn(fields, msg),
+      info: (fields, msg) => replicationLog.info(fields, msg),
+    }, {
+      replicaLagTimeMaxMs: intSetting(settings, 'replica.lag.time.max.ms'),
+      fetchMaxBytes: intSetting(settings, 'replica.fetch.max.bytes'),
+      fetchResponseMaxBytes: intSetting(settings, 'replica.fetch.response.max.bytes'),
+      fetchWaitMaxMs: intSetting(settings, 'replica.fetch.wait.max.ms'),
+      throttleBytesPerSec: intSetting(settings, 'follower.replication.throttled.rate'),
+      checkpointIntervalMs: intSetting(settings, 'replica.high.watermark.checkpoint.interval.ms'),
+    })
   }
 
   static async open(settings: BrokerSettings, log: Logger): Promise<Broker> {
     const dataDir = settings['log.dirs']!
-    const metadata = new MetadataStore(dataDir, settings['cluster.id'] ?? '')
     const logs = new LogManager(dataDir, {
       log,
       retentionCheckIntervalMs: intSetting(settings, 'log.retention.check.interval.ms'),
       cleanerBackoffMs: intSetting(settings, 'log.cleaner.backoff.ms'),
       producerExpirationCheckIntervalMs: intSetting(settings, 'producer.id.expiration.check.interval.ms'),
     })
-    const broker = new Broker(settings, log, dataDir, logs, metadata)
-    await logs.open((topic: string) => broker.logConfig(topic))
-    // Partitions whose topic is known but whose directory is missing (created just before a crash)
-    for (const t of metadata.allTopics()) {
-      for (let p = 0; p < t.partitions; p++) {
-        if (!logs.getPartition(t.name, p)) await logs.createPartition(t.name, p, broker.logConfig(t.name)) // rare: after a crash
-      }
+    let embedded: Controller | null = null
+    if (!(settings['controller.endpoints'] ?? '').trim()) {
+      // Standalone: this process is also the controller, with its metadata log in the data dir.
+      embedded = new Controller(new EmbeddedBackend(join(dataDir, 'metadata')), { id: intSetting(settings, 'broker.id'), endpoint: 'in-process' }, {
+        clusterId: settings['cluster.id'] ?? '',
+        sessionTimeoutMs: intSetting(settings, 'broker.session.timeout.ms'),
+        uncleanLeaderElection: boolSetting(settings, 'unclean.leader.election.enable'),
+        leaderImbalanceCheckIntervalMs: boolSetting(settings, 'auto.leader.rebalance.enable') ? intSetting(settings, 'leader.imbalance.check.interval.seconds') * 1000 : 0,
+        log: log.child({ component: 'controller' }),
+      })
+      await embedded.activate()
     }
-    // coordinators: begin
-    broker.groups = await openGroupCoordinator(broker)
-    broker.transactions = await openTransactionCoordinator(broker)
-    // coordinators: end
+    const broker = new Broker(settings, log, dataDir, logs, embedded)
+    await logs.open((topic: string) => broker.logConfig(topic))
+    if (embedded) await broker.importLegacyMetadata(embedded)
     return broker
+  }
+
+  /**
+   * Data directories from before the metadata log kept topics in cluster-metadata.json: carry
+   * them into the log once (same ids, this broker as the only replica), so no data is orphaned.
+   */
+  private async importLegacyMetadata(controller: Controller): Promise<void> {
+    const file = join(this.dataDir, 'cluster-metadata.json')
+    if (!existsSync(file) || controller.image.topicCount > 0) return
+    const snap = JSON.parse(readFileSync(file, 'utf8')) as { topics: { name: string; id: string; partitions: number; configs: Record<string, string>; internal: boolean }[]; nextProducerIdBlock?: number }
+    await controller.importTopics(snap.topics, [this.brokerId], snap.nextProducerIdBlock ?? 0)
+    renameSync(file, `${file}.imported`)
+    this.log.info({ topics: snap.topics.length }, 'imported topics from cluster-metadata.json into the metadata log')
   }
 
   async listen(): Promise<void> {
@@ -108,6 +187,55 @@ export class Broker {
       this.host = a.host
       if (a.port !== 0) this.port = a.port
     }
+    await this.join()
+  }
+
+  /**
+   * Registers with the controller, takes the first metadata image, sets up the replicas it
+   * assigns here, then opens the coordinators on the internal partitions this broker leads.
+   */
+  private async join(): Promise<void> {
+    this.link.onChange((records, reset) => {
+      const image = this.link.image
+      for (const r of records) {
+        if (r.type === 'configs' || r.type === 'topic' || r.type === 'removeTopic' || reset) {
+          const names = reset ? [...image.allTopics()].map((t) => t.name) : [r.type === 'configs' ? r.topic : (r as { name: string }).name]
+          for (const name of names) {
+            this.topicSettingsCache.delete(name)
+            if (image.topic(name)) this.logs.updateConfig(name, this.logConfig(name))
+          }
+          if (reset) break
+        }
+        if (r.type === 'removeTopic') {
+          this.fetchSessions.forgetTopic(r.name)
+          void this.groups?.forgetTopic(r.name)
+        }
+      }
+      void this.replicas.applyMetadata(image)
+    })
+    await this.link.start(this.host, this.port, intSetting(this.settings, 'controller.request.timeout.ms'))
+    await this.replicas.applyMetadata(this.link.image)
+    await this.metadata.start()
+    await this.openCoordinators()
+  }
+
+  private async openCoordinators(): Promise<void> {
+    const broker = this // eslint-disable-line @typescript-eslint/no-this-alias
+    // coordinators: begin
+    // The coordinators serve the partitions of __consumer_offsets / __transaction_state this
+    // broker leads: loaded now for those it leads already, then following leadership changes.
+    // (Imported here: the file's import lines are outside this region.)
+    const { onInternalLeadershipChange, becomeLeaderOfLedPartitions } = await import('../coordinator/index.js')
+    broker.groups = await openGroupCoordinator(broker)
+    broker.transactions = await openTransactionCoordinator(broker)
+    broker.onLeadershipChange((topic, partition, isLeader) => void onInternalLeadershipChange(broker, topic, partition, isLeader))
+    await becomeLeaderOfLedPartitions(broker)
+    // coordinators: end
+  }
+
+  /** Called when leadership of a partition here begins or ends (the coordinators follow their internal partitions). */
+  onLeadershipChange(listener: (topic: string, partition: number, isLeader: boolean) => void): void {
+    this.leadershipListeners.push(listener)
   }
 
   private context(connection: Connection, header: RequestContext['header']): RequestContext {
@@ -118,7 +246,15 @@ export class Broker {
     return `${this.host}:${this.port}`
   }
 
+  /**
+   * Stops the broker. A broker in a cluster first asks the controller to move its leaderships
+   * elsewhere (controlled shutdown), so clients see a leader change rather than an outage.
+   */
   async close(): Promise<void> {
+    if (!this.embeddedController && this.link.connected && boolSetting(this.settings, 'controlled.shutdown.enable')) {
+      const moved = await this.link.controlledShutdown(intSetting(this.settings, 'controlled.shutdown.timeout.ms'))
+      this.log.info({ moved }, moved ? 'controlled shutdown: leadership moved away' : 'controlled shutdown timed out; stopping anyway')
+    }
     this.delayed.close()
     await new Promise<void>((resolve) => {
       if (!this.server) return resolve()
@@ -127,7 +263,10 @@ export class Broker {
     })
     await this.transactions?.close()
     await this.groups?.close()
+    await this.replicas.close()
+    this.link.close()
     await this.logs.close()
+    await this.embeddedController?.close()
   }
 
   // ---- topics -------------------------------------------------------------------------------
@@ -167,6 +306,7 @@ export class Broker {
         timestampBeforeMaxMs: longValue(get('message.timestamp.before.max.ms')),
         timestampAfterMaxMs: longValue(get('message.timestamp.after.max.ms')),
         compacted: get('cleanup.policy').includes('compact'),
+        minInsyncReplicas: Number(get('min.insync.replicas')),
       }
       this.topicSettingsCache.set(topic, s)
     }
@@ -178,121 +318,98 @@ export class Broker {
   }
 
   get liveBrokerCount(): number {
-    return 1
+    return this.link.image.liveBrokers().length
+  }
+
+  /** Raises a controller's per-item error as the KafkaError it names. */
+  private static toError(e: { code: number; message: string }): KafkaError {
+    return new KafkaError(errorInfo(e.code), e.message)
   }
 
   /**
-   * Creates topics after validating every one of them; a topic that fails validation is
-   * reported and the rest are created. Returns per-topic outcome in request order.
+   * Creates topics through the controller; each topic is validated on its own, so one bad topic
+   * does not stop the rest. Returns per-topic outcomes in request order, once this broker's own
+   * replicas of the new partitions exist.
    */
   async createTopics(
-    requests: { name: string; partitions: number; replicationFactor: number; configs: Record<string, string> }[],
+    requests: { name: string; partitions: number; replicationFactor: number; configs: Record<string, string>; assignments?: number[][] }[],
     validateOnly = false,
   ): Promise<({ topic: TopicRecord } | { error: KafkaError })[]> {
-    const outcomes: ({ ok: Omit<TopicRecord, 'id'> } | { error: KafkaError })[] = []
-    const seen = new Set<string>()
-    for (const r of requests) {
-      const partitions = r.partitions === -1 ? intSetting(this.settings, 'num.partitions') : r.partitions
-      const replicationFactor = r.replicationFactor === -1 ? intSetting(this.settings, 'default.replication.factor') : r.replicationFactor
-      try {
-        if (seen.has(r.name)) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Duplicate topic name ${r.name} in the request.`)
-        seen.add(r.name)
-        this.metadata.checkCreate(r.name, partitions, replicationFactor, r.configs, this.liveBrokerCount)
-        outcomes.push({ ok: { name: r.name, partitions, replicationFactor, configs: r.configs, internal: r.name.startsWith('__') } })
-      } catch (err) {
-        if (!(err instanceof KafkaError)) throw err
-        outcomes.push({ error: err })
-      }
-    }
-    const toCreate = outcomes.flatMap((o) => ('ok' in o ? [o.ok] : []))
-    const created = validateOnly ? toCreate.map((t) => ({ ...t, id: '' })) : this.metadata.createTopics(toCreate)
-    if (!validateOnly) {
-      for (const t of created) await this.createLogs(t.name, 0, t.partitions)
-    }
-    let i = 0
-    return outcomes.map((o) => ('ok' in o ? { topic: created[i++]! } : o))
-  }
-
-  /** Creates partition logs [from, to) a few at a time: each is a handful of file-system round trips. */
-  private async createLogs(topic: string, from: number, to: number): Promise<void> {
-    const config = this.logConfig(topic)
-    let next = from
-    const worker = async () => {
-      while (next < to) await this.logs.createPartition(topic, next++, config)
-    }
-    await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, to - from) }, worker))
+    const creations: TopicCreation[] = requests.map((r) => ({
+      name: r.name,
+      partitions: r.partitions === -1 ? intSetting(this.settings, 'num.partitions') : r.partitions,
+      replicationFactor: r.replicationFactor === -1 ? intSetting(this.settings, 'default.replication.factor') : r.replicationFactor,
+      configs: r.configs,
+      assignments: r.assignments,
+    }))
+    const outcomes = await this.link.call<Outcome<TopicRecord>[]>('createTopics', { topics: creations, validateOnly })
+    await this.replicas.applyMetadata(this.link.image)
+    return outcomes.map((o) => ('ok' in o ? { topic: this.metadata.topic(o.ok.name) ?? o.ok } : { error: Broker.toError(o.error) }))
   }
 
   /** Auto-creation on Metadata and Produce, when `auto.create.topics.enable` allows it. */
   async autoCreate(names: string[]): Promise<void> {
     const missing = names.filter((n) => !this.metadata.topic(n))
     if (missing.length === 0 || !this.autoCreateTopics) return
-    await this.createTopics(missing.map((name) => ({ name, partitions: -1, replicationFactor: -1, configs: {} })))
+    const replicationFactor = Math.min(intSetting(this.settings, 'default.replication.factor'), Math.max(1, this.liveBrokerCount))
+    await this.createTopics(missing.map((name) => ({ name, partitions: -1, replicationFactor, configs: {} })))
   }
 
   async deleteTopic(name: string): Promise<TopicRecord> {
     if (!boolSetting(this.settings, 'delete.topic.enable')) throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED)
     // The coordinators keep their state in internal topics; deleting one would lose it.
     if (this.metadata.topic(name)?.internal) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic ${name} is a Kafka internal topic and is not allowed to be deleted.`)
-    const t = this.metadata.deleteTopic(name)
-    this.topicSettingsCache.delete(name)
-    this.fetchSessions.forgetTopic(name)
-    for (let p = 0; p < t.partitions; p++) {
-      await this.logs.deletePartition(name, p)
-      this.notifyAppend(name, p, 0) // waiting fetches answer now, with the error
-    }
-    await this.groups?.forgetTopic(name)
-    return t
+    const [outcome] = await this.link.call<Outcome<TopicRecord>[]>('deleteTopics', { names: [name] })
+    if (!outcome || 'error' in outcome) throw Broker.toError(outcome?.error ?? { code: ErrorCode.UNKNOWN_SERVER_ERROR.code, message: 'no answer' })
+    await this.replicas.applyMetadata(this.link.image)
+    return outcome.ok
   }
 
-  async createPartitions(name: string, count: number, validateOnly: boolean): Promise<void> {
-    const t = this.metadata.topic(name)
-    if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist.`)
-    if (count < t.partitions) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${t.partitions} partitions, which is higher than the requested ${count}.`)
-    if (count === t.partitions) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Topic already has ${t.partitions} partitions.`)
-    if (validateOnly) return
-    // Record the count first: after a crash in between, Broker.open creates the missing logs.
-    const from = t.partitions
-    this.metadata.setPartitionCount(name, count)
-    await this.createLogs(name, from, count)
+  async createPartitions(name: string, count: number, validateOnly: boolean, assignments?: number[][]): Promise<void> {
+    await this.link.call('createPartitions', { topic: name, count, validateOnly, assignments })
+    if (!validateOnly) await this.replicas.applyMetadata(this.link.image)
   }
 
   /** Replaces a topic's config overrides (AlterConfigs semantics) after validating all of them. */
-  setTopicConfigs(name: string, configs: Record<string, string>, validateOnly: boolean): void {
+  async setTopicConfigs(name: string, configs: Record<string, string>, validateOnly: boolean): Promise<void> {
     if (!this.metadata.topic(name)) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist.`)
     for (const [k, v] of Object.entries(configs)) validateTopicConfig(k, v)
     if (validateOnly) return
-    this.metadata.setConfigs(name, configs)
-    this.topicSettingsCache.delete(name)
-    this.logs.updateConfig(name, this.logConfig(name))
+    await this.link.call('setConfigs', { topic: name, configs, validateOnly })
   }
 
   topicConfigNames(): string[] {
     return [...topicConfigDefs.keys()]
   }
 
+  /** This broker's replica log of a partition (leader or follower). */
   partition(topic: string, partition: number): PartitionLog | undefined {
     return this.logs.getPartition(topic, partition)
   }
 
   /**
-   * The offset below which records are committed and visible to consumers. On a single broker
-   * that is everything written to the log file; replication will make it the ISR's minimum.
+   * The replica of a partition that this broker leads, checked against the leader epoch the
+   * client believes in (-1: no check), or the error the client should see.
    */
-  highWatermark(log: PartitionLog): number {
-    return log.writtenEndOffset
+  leaderReplica(topic: string, partition: number, currentLeaderEpoch = -1): PartitionReplica {
+    const replica = this.replicas.leader(topic, partition)
+    checkLeaderEpoch(replica, currentLeaderEpoch)
+    return replica
   }
 
   // ---- what the coordinators need of their broker -----------------------------------------------
 
   /** Whether this broker leads the partition now (coordinators serve only the partitions they lead). */
   isLeader(topic: string, partition: number): boolean {
-    return this.logs.getPartition(topic, partition) !== undefined
+    return this.replicas.get(topic, partition)?.isLeader ?? false
   }
 
   /** The broker leading a partition now, for FindCoordinator; null while the partition is offline. */
   leaderEndpoint(topic: string, partition: number): { nodeId: number; host: string; port: number } | null {
-    return this.isLeader(topic, partition) ? { nodeId: this.brokerId, host: this.host, port: this.port } : null
+    const s = this.link.image.partitionState(topic, partition)
+    const b = s && s.leader >= 0 ? this.link.image.brokers.get(s.leader) : undefined
+    if (!b || b.fenced) return null
+    return { nodeId: b.id, host: b.host, port: b.port }
   }
 
   /**
@@ -300,32 +417,52 @@ export class Broker {
    * once the high watermark passes them; rejects with a KafkaError (NOT_LEADER_OR_FOLLOWER, ...).
    */
   async appendCommitted(topic: string, partition: number, batches: Buffer[]): Promise<{ baseOffset: number; lastOffset: number }> {
-    const log = this.logs.getPartition(topic, partition)
-    if (!log) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partition} is not led by broker ${this.brokerId}`)
-    const appended = log.append(batches)
+    const replica = this.replicas.leader(topic, partition)
+    for (const b of batches) b.writeInt32BE(replica.state.leaderEpoch, 12) // partitionLeaderEpoch, not under the CRC
+    const appended = replica.log.append(batches)
     await appended.done
     let bytes = 0
     for (const b of batches) bytes += b.length
-    this.notifyAppend(topic, partition, bytes)
+    replica.written(appended.lastOffset + 1, bytes)
+    await replica.waitForHighWatermark(appended.lastOffset + 1, intSetting(this.settings, 'replica.commit.timeout.ms'))
     return { baseOffset: appended.baseOffset, lastOffset: appended.lastOffset }
   }
 
-  // ---- waiting for appends --------------------------------------------------------------------
+  // ---- waiting for data ---------------------------------------------------------------------------
 
-  onAppend(topic: string, partition: number, listener: (bytes: number) => void): () => void {
+  private listen_(map: Map<string, Set<Listener>>, topic: string, partition: number, listener: Listener): () => void {
     const key = `${topic}\0${partition}`
-    let set = this.appendListeners.get(key)
-    if (!set) this.appendListeners.set(key, (set = new Set()))
+    let set = map.get(key)
+    if (!set) map.set(key, (set = new Set()))
     set.add(listener)
     return () => {
       set!.delete(listener)
-      if (set!.size === 0) this.appendListeners.delete(key)
+      if (set!.size === 0) map.delete(key)
     }
   }
 
-  /** Wakes fetches waiting on a partition; `bytes` is how much became readable. */
-  notifyAppend(topic: string, partition: number, bytes: number): void {
-    const set = this.appendListeners.get(`${topic}\0${partition}`)
+  private notify(map: Map<string, Set<Listener>>, topic: string, partition: number, bytes: number): void {
+    const set = map.get(`${topic}\0${partition}`)
     if (set) for (const l of [...set]) l(bytes)
+  }
+
+  /** Consumers: called when records become visible (the high watermark moved) or the partition changed. */
+  onCommitted(topic: string, partition: number, listener: Listener): () => void {
+    return this.listen_(this.committedListeners, topic, partition, listener)
+  }
+
+  /** Followers: called when the leader's log grows. */
+  onWritten(topic: string, partition: number, listener: Listener): () => void {
+    return this.listen_(this.writtenListeners, topic, partition, listener)
+  }
+
+  /**
+   * A local append to a partition finished (`bytes` written): followers wake, and the high
+   * watermark moves when the ISR allows (which wakes consumers).
+   */
+  notifyAppend(topic: string, partition: number, bytes: number): void {
+    const replica = this.replicas.get(topic, partition)
+    if (replica?.isLeader) replica.written(replica.log.writtenEndOffset, bytes)
+    else this.notify(this.committedListeners, topic, partition, bytes)
   }
 }

@@ -13,6 +13,8 @@ export interface SessionPartition {
   partition: number
   fetchOffset: number
   maxBytes: number
+  /** the leader epoch the client last named (-1: none) */
+  currentLeaderEpoch?: number
   /** what the client was last told, to decide whether an incremental answer must include it */
   sentHighWatermark: number
   sentLogStartOffset: number

@@ -55,6 +55,8 @@ interface Pending {
 /** One connection to one broker, after ApiVersions. */
 export class KafkaConnection {
   private buffered: Buffer = Buffer.alloc(0)
+  private chunks: Buffer[] = []
+  private chunkBytes = 0
   private nextCorrelationId = 1
   private readonly pending = new Map<number, Pending>()
   private failure: Error | null = null
@@ -189,7 +191,15 @@ export class KafkaConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk])
+    // Gather a frame's chunks and join them once: joining on every chunk is quadratic for the
+    // megabyte Fetch responses replication reads.
+    this.chunks.push(chunk)
+    this.chunkBytes += chunk.length
+    if (this.buffered.length + this.chunkBytes < 4) return
+    if (this.buffered.length >= 4 && this.buffered.length + this.chunkBytes < 4 + this.buffered.readInt32BE(0)) return
+    this.buffered = this.buffered.length === 0 && this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat([this.buffered, ...this.chunks])
+    this.chunks = []
+    this.chunkBytes = 0
     while (this.buffered.length >= 4) {
       const size = this.buffered.readInt32BE(0)
       if (size < 4) {

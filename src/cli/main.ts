@@ -5,16 +5,20 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
+import { runController } from './controller-command.js'
 import { Broker } from '../broker/broker.js'
 import { brokerSettingDefs, envName, isKnownSetting, resolveSettings, validateSettings, type BrokerSettings } from '../broker/config.js'
 import { topicConfigDefs } from '../controller/topic-configs.js'
 import { runGroupCommand } from './group-command.js'
+import { runStartCommand } from './start-command.js'
 import { runTopicCommand } from './topic-command.js'
 
 const FJORD_USAGE = `Usage: fjord <command> [options]
 
 Commands:
   broker                          run one broker
+  controller                      run a controller (for a cluster of brokers)
+  start                           run a supervised local cluster (controller and brokers)
   topic list                      list topics
   topic describe NAME             partitions, offsets and config overrides of a topic
   topic create NAME [--partitions N] [--replication-factor N] [--config KEY=VALUE ...]
@@ -130,6 +134,11 @@ async function main(): Promise<void> {
   switch (command) {
     case 'broker':
       return runBroker(rest)
+    case 'start':
+      process.exitCode = await runStartCommand(rest)
+      return
+    case 'controller':
+      return runController(rest)
     case 'topic':
       process.exitCode = await runTopicCommand(rest)
       return

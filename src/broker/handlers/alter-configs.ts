@@ -14,7 +14,7 @@
 
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode, KafkaError } from '../../protocol/errors.js'
-import { validateTopicName } from '../../controller/metadata-store.js'
+import { validateTopicName } from '../../controller/topic-names.js'
 import { validateTopicConfig } from '../../controller/topic-configs.js'
 import type { Broker } from '../broker.js'
 import { defineHandler } from '../registry.js'
@@ -56,10 +56,10 @@ export function refuseBrokerChanges(broker: Broker, resourceName: string, keys: 
   if (keys.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs dynamically: ${keys.join(', ')}`)
 }
 
-export const alterConfigsHandler = defineHandler(Apis.AlterConfigs, (ctx, req) => {
+export const alterConfigsHandler = defineHandler(Apis.AlterConfigs, async (ctx, req) => {
   const { broker } = ctx
   const duplicates = duplicateResources(req.resources)
-  const responses = req.resources.map((r, i) => {
+  const responses = await Promise.all(req.resources.map(async (r, i) => {
     const base = { resourceType: r.resourceType, resourceName: r.resourceName }
     try {
       if (duplicates.has(i)) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Each resource must appear at most once.')
@@ -75,7 +75,7 @@ export const alterConfigsHandler = defineHandler(Apis.AlterConfigs, (ctx, req) =
             configs[c.name] = c.value!
           }
           checkTopicExists(broker, r.resourceName)
-          broker.setTopicConfigs(r.resourceName, configs, req.validateOnly)
+          await broker.setTopicConfigs(r.resourceName, configs, req.validateOnly)
           break
         }
         case ResourceType.BROKER:
@@ -89,6 +89,6 @@ export const alterConfigsHandler = defineHandler(Apis.AlterConfigs, (ctx, req) =
       if (!(err instanceof KafkaError)) throw err
       return { ...base, errorCode: err.code, errorMessage: err.message }
     }
-  })
+  }))
   return { throttleTimeMs: 0, responses }
 })

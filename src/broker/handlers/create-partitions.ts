@@ -14,7 +14,7 @@ export const createPartitionsHandler = defineHandler(Apis.CreatePartitions, asyn
   const { broker } = ctx
   const counts = new Map<string, number>()
   for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1)
-  const known = new Set([broker.brokerId])
+  const known = new Set(broker.link.image.liveBrokers().map((b) => b.id))
 
   const results = []
   for (const t of req.topics) {
@@ -34,7 +34,7 @@ export const createPartitionsHandler = defineHandler(Apis.CreatePartitions, asyn
         }
         for (const a of t.assignments) checkReplicaList(a.brokerIds, known, topic.replicationFactor)
       }
-      await broker.createPartitions(t.name, t.count, req.validateOnly)
+      await broker.createPartitions(t.name, t.count, req.validateOnly, t.assignments?.map((a) => [...a.brokerIds]))
       results.push({ name: t.name, errorCode: 0, errorMessage: null })
     } catch (err) {
       if (!(err instanceof KafkaError)) throw err

@@ -14,7 +14,7 @@
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode, KafkaError } from '../../protocol/errors.js'
 import { UUID_ZERO } from '../../protocol/schema.js'
-import { validateTopicName } from '../../controller/metadata-store.js'
+import { validateTopicName } from '../../controller/topic-names.js'
 import { validateTopicConfig } from '../../controller/topic-configs.js'
 import { intSetting } from '../config.js'
 import { defineHandler } from '../registry.js'
@@ -28,6 +28,7 @@ interface Planned {
   partitions: number
   replicationFactor: number
   configs: Record<string, string>
+  assignments?: number[][]
 }
 
 export const createTopicsHandler = defineHandler(Apis.CreateTopics, async (ctx, req) => {
@@ -37,7 +38,7 @@ export const createTopicsHandler = defineHandler(Apis.CreateTopics, async (ctx, 
 
   const existingUnified = new Map<string, string>()
   for (const t of broker.metadata.allTopics()) if (/[._]/.test(t.name)) existingUnified.set(unify(t.name), t.name)
-  const liveBrokers = new Set([broker.brokerId])
+  const liveBrokers = new Set(broker.link.image.liveBrokers().map((b) => b.id))
 
   const plan = (t: (typeof req.topics)[number]): Planned => {
     validateTopicName(t.name)
@@ -71,7 +72,8 @@ export const createTopicsHandler = defineHandler(Apis.CreateTopics, async (ctx, 
       for (let i = 0; i < seen.size; i++) {
         if (!seen.has(i)) throw new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'partitions should be a consecutive 0-based integer sequence')
       }
-      return { name: t.name, partitions: seen.size, replicationFactor: replicas, configs }
+      const assignments = [...t.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex).map((a) => [...a.brokerIds])
+      return { name: t.name, partitions: seen.size, replicationFactor: replicas, configs, assignments }
     }
     if (t.replicationFactor < -1 || t.replicationFactor === 0) {
       throw new KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0, or -1 to use the default value.')

@@ -18,7 +18,7 @@
 
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode, KafkaError } from '../../protocol/errors.js'
-import { validateTopicName } from '../../controller/metadata-store.js'
+import { validateTopicName } from '../../controller/topic-names.js'
 import {
   ConfigSource, ConfigTypeCode, describeTopicConfig, topicConfigDefs,
   type BrokerConfigView, type ConfigDef, type ConfigType, type DescribedConfig,

@@ -4,6 +4,13 @@
 // Incremental fetch sessions (KIP-227) let a consumer name only the partitions that changed.
 // read_committed (isolationLevel 1) reads up to the last stable offset and lists the aborted
 // transactions of the range, so that the client drops their records.
+//
+// Followers fetch from their leader with a replica id: they read up to the leader's log end
+// rather than the high watermark, their fetch offset tells the leader how far they have
+// copied (which moves the high watermark), and a lastFetchedEpoch that does not match the
+// leader's epoch history is answered with divergingEpoch so the follower truncates first.
+// Consumers read from the leader, or (v11+, KIP-392) from a follower the leader pointed them to
+// with preferredReadReplica when `replica.selector.class` is rack-aware and their rack has one.
 
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode, KafkaError, type KafkaErrorInfo } from '../../protocol/errors.js'
@@ -13,8 +20,11 @@ import type { Broker } from '../broker.js'
 import { FINAL_EPOCH, INITIAL_EPOCH, FetchSession, type SessionPartition } from '../fetch-sessions.js'
 import { defineHandler } from '../registry.js'
 import { intSetting } from '../config.js'
+import { checkLeaderEpoch } from '../broker.js'
+import type { PartitionReplica } from '../../replication/partition-replica.js'
 
 const READ_COMMITTED = 1
+const RACK_AWARE_SELECTOR = 'org.apache.kafka.common.replica.RackAwareReplicaSelector'
 
 /** The last stable offset each session partition was last told (a change is news). */
 const sentLso = new WeakMap<SessionPartition, number>()
@@ -25,6 +35,8 @@ interface Target {
   partition: number
   fetchOffset: number
   maxBytes: number
+  currentLeaderEpoch: number
+  lastFetchedEpoch: number
   /** set when the topic could not be resolved */
   error?: KafkaErrorInfo
   session?: SessionPartition
@@ -38,6 +50,15 @@ interface PartitionAnswer {
   logStartOffset: number
   abortedTransactions: { producerId: number; firstOffset: number }[] | null
   records: Buffer[]
+  divergingEpoch?: { epoch: number; endOffset: number }
+  preferredReadReplica?: number
+}
+
+/** Who is fetching: a consumer (replicaId -1) or a follower, and the consumer's rack. */
+interface Fetcher {
+  replicaId: number
+  rackId: string
+  version: number
 }
 
 interface Plan {
@@ -61,17 +82,24 @@ function requestTargets(broker: Broker, version: number, req: FetchRequestData):
   for (const t of req.topics) {
     const r = resolveTopic(broker, version, t)
     for (const p of t.partitions) {
-      out.push({ topic: r.name, topicId: r.id, partition: p.partition, fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, error: r.error })
+      out.push({
+        topic: r.name, topicId: r.id, partition: p.partition, fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, error: r.error,
+        currentLeaderEpoch: version >= 9 ? p.currentLeaderEpoch : -1, lastFetchedEpoch: version >= 12 ? p.lastFetchedEpoch : -1,
+      })
     }
   }
   return out
 }
 
 /** Applies KIP-227's rules to decide which partitions this fetch reads and what session it uses. */
+function replicaIdOf(version: number, req: FetchRequestData): number {
+  return version >= 15 ? req.replicaState.replicaId : req.replicaId
+}
+
 function plan(broker: Broker, version: number, req: FetchRequestData): Plan {
   const sessions = broker.fetchSessions
   const { sessionId, sessionEpoch } = req
-  if (version < 7 || req.replicaId >= 0) return { targets: requestTargets(broker, version, req), sessionId: 0, incremental: false }
+  if (version < 7 || replicaIdOf(version, req) >= 0) return { targets: requestTargets(broker, version, req), sessionId: 0, incremental: false }
   if (sessionEpoch === FINAL_EPOCH || sessionEpoch === INITIAL_EPOCH) {
     if (sessionId !== 0) sessions.remove(sessionId)
     const targets = requestTargets(broker, version, req)
@@ -91,7 +119,7 @@ function plan(broker: Broker, version: number, req: FetchRequestData): Plan {
   for (const t of requestTargets(broker, version, req)) remember(session, t)
   const targets: Target[] = []
   for (const sp of session.partitions.values()) {
-    targets.push({ topic: sp.topic, topicId: sp.topicId, partition: sp.partition, fetchOffset: sp.fetchOffset, maxBytes: sp.maxBytes, session: sp })
+    targets.push({ topic: sp.topic, topicId: sp.topicId, partition: sp.partition, fetchOffset: sp.fetchOffset, maxBytes: sp.maxBytes, session: sp, currentLeaderEpoch: sp.currentLeaderEpoch ?? -1, lastFetchedEpoch: -1 })
   }
   return { targets, sessionId, incremental: true }
 }
@@ -106,10 +134,33 @@ function remember(session: FetchSession, t: Target): SessionPartition {
     sp.fetchOffset = t.fetchOffset
     sp.maxBytes = t.maxBytes
   }
+  sp.currentLeaderEpoch = t.currentLeaderEpoch
   return sp
 }
 
-async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: boolean, isolation: number): Promise<PartitionAnswer> {
+/** The replica this fetch reads from, or the error the fetcher should see. */
+function replicaFor(broker: Broker, t: Target, who: Fetcher): PartitionReplica {
+  if (who.replicaId >= 0 || who.version < 11) return broker.leaderReplica(t.topic, t.partition, t.currentLeaderEpoch)
+  // KIP-392: consumers may read from any replica here, leader or follower
+  const replica = broker.replicas.get(t.topic, t.partition)
+  if (!replica) return broker.leaderReplica(t.topic, t.partition, t.currentLeaderEpoch) // throws the right error
+  checkLeaderEpoch(replica, t.currentLeaderEpoch)
+  return replica
+}
+
+/** Kafka's RackAwareReplicaSelector: an in-sync replica in the consumer's rack, when the leader is not in it. */
+function preferredReplica(broker: Broker, replica: PartitionReplica, who: Fetcher): number {
+  if (who.replicaId >= 0 || who.version < 11 || !who.rackId || !replica.isLeader) return -1
+  if (broker.settings['replica.selector.class'] !== RACK_AWARE_SELECTOR || broker.rack === who.rackId) return -1
+  const image = broker.link.image
+  for (const id of replica.state.isr) {
+    const b = image.brokers.get(id)
+    if (b && !b.fenced && b.rack === who.rackId) return id
+  }
+  return -1
+}
+
+async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: boolean, isolation: number, who: Fetcher): Promise<PartitionAnswer> {
   const answer: PartitionAnswer = {
     // records is never null: librdkafka rejects a null message set
     partitionIndex: t.partition, errorCode: 0, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, records: [],
@@ -118,23 +169,51 @@ async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: b
     answer.errorCode = t.error.code
     return answer
   }
-  const log = broker.partition(t.topic, t.partition)
-  if (!log) {
-    answer.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code
+  let replica: PartitionReplica
+  try {
+    replica = replicaFor(broker, t, who)
+  } catch (err) {
+    if (!(err instanceof KafkaError)) throw err
+    answer.errorCode = err.code
     return answer
   }
-  const hw = broker.highWatermark(log)
+  const log = replica.log
+  const follower = who.replicaId >= 0
+  if (follower && !replica.followerFetched(who.replicaId, t.fetchOffset)) {
+    answer.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER.code // not a replica of this partition
+    return answer
+  }
+  const hw = replica.hw
   const lso = Math.min(log.lastStableOffset, hw)
   const committed = isolation === READ_COMMITTED
   answer.highWatermark = hw
   answer.lastStableOffset = lso
   answer.logStartOffset = log.logStartOffset
-  if (t.fetchOffset < log.logStartOffset || t.fetchOffset > hw) {
+  const preferred = preferredReplica(broker, replica, who)
+  if (preferred >= 0 && preferred !== broker.brokerId) {
+    answer.preferredReadReplica = preferred
+    return answer
+  }
+  if (t.lastFetchedEpoch >= 0) {
+    // The fetcher's last batch has this epoch: if our history ends that epoch earlier, its log diverged.
+    const end = log.endOffsetForEpoch(t.lastFetchedEpoch)
+    if (end.epoch < 0 || end.endOffset < 0) {
+      answer.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE.code
+      return answer
+    }
+    if (end.epoch < t.lastFetchedEpoch || end.endOffset < t.fetchOffset) {
+      answer.divergingEpoch = { epoch: end.epoch, endOffset: end.endOffset }
+      return answer
+    }
+  }
+  const logEnd = log.writtenEndOffset
+  if (t.fetchOffset < log.logStartOffset || t.fetchOffset > logEnd) {
     answer.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE.code
     return answer
   }
   if (committed) answer.abortedTransactions = []
-  const upper = committed ? lso : hw
+  // Followers copy everything written; consumers see only what the ISR has.
+  const upper = follower ? logEnd : committed ? lso : hw
   const limit = Math.min(t.maxBytes, budget)
   if (t.fetchOffset >= upper || (limit <= 0 && !minOneBatch)) {
     answer.records = []
@@ -157,19 +236,19 @@ function bytesOf(a: PartitionAnswer): number {
   return n
 }
 
-async function collect(broker: Broker, p: Plan, maxBytes: number, isolation: number): Promise<{ answers: PartitionAnswer[]; bytes: number; errors: boolean }> {
+async function collect(broker: Broker, p: Plan, maxBytes: number, isolation: number, who: Fetcher): Promise<{ answers: PartitionAnswer[]; bytes: number; errors: boolean }> {
   let wanted = 0
   for (const t of p.targets) wanted += t.maxBytes
   let answers: PartitionAnswer[]
   if (wanted <= maxBytes) {
     // The partitions' limits fit in the response: read them all at once (the reads overlap in
     // the thread pool), then apply the same rules as a sequential walk below.
-    answers = await Promise.all(p.targets.map((t) => readOne(broker, t, t.maxBytes, true, isolation)))
+    answers = await Promise.all(p.targets.map((t) => readOne(broker, t, t.maxBytes, true, isolation, who)))
   } else {
     answers = []
     let sofar = 0
     for (const t of p.targets) {
-      const a = await readOne(broker, t, maxBytes - sofar, sofar === 0, isolation)
+      const a = await readOne(broker, t, maxBytes - sofar, sofar === 0, isolation, who)
       answers.push(a)
       sofar += bytesOf(a)
     }
@@ -196,7 +275,7 @@ function respond(version: number, p: Plan, answers: PartitionAnswer[]) {
     const a = answers[i]!
     if (p.incremental && t.session) {
       // an incremental answer carries only partitions with news
-      const news = a.errorCode !== 0 || bytesOf(a) > 0 || a.highWatermark !== t.session.sentHighWatermark || a.logStartOffset !== t.session.sentLogStartOffset || a.lastStableOffset !== sentLso.get(t.session)
+      const news = a.errorCode !== 0 || bytesOf(a) > 0 || a.preferredReadReplica !== undefined || a.divergingEpoch !== undefined || a.highWatermark !== t.session.sentHighWatermark || a.logStartOffset !== t.session.sentLogStartOffset || a.lastStableOffset !== sentLso.get(t.session)
       if (!news) return
     }
     if (t.session) {
@@ -217,7 +296,8 @@ export const fetchHandler = defineHandler(Apis.Fetch, async (ctx, req) => {
   if (p.error) return { throttleTimeMs: 0, errorCode: p.error.code, sessionId: 0, responses: [] }
   const maxBytes = Math.min(version >= 3 ? req.maxBytes : 2 ** 31 - 1, intSetting(broker.settings, 'fetch.max.bytes'))
   const isolation = version >= 4 ? req.isolationLevel : 0
-  const first = await collect(broker, p, maxBytes, isolation)
+  const who: Fetcher = { replicaId: replicaIdOf(version, req), rackId: version >= 11 ? req.rackId : '', version }
+  const first = await collect(broker, p, maxBytes, isolation, who)
   if (req.maxWaitMs <= 0 || first.bytes >= req.minBytes || first.errors || p.targets.length === 0) {
     return respond(version, p, first.answers)
   }
@@ -234,14 +314,15 @@ export const fetchHandler = defineHandler(Apis.Fetch, async (ctx, req) => {
     }
     let pending = first.bytes
     for (const t of p.targets) {
-      unsubscribe.push(broker.onAppend(t.topic, t.partition, (bytes) => {
+      const subscribe = who.replicaId >= 0 ? broker.onWritten.bind(broker) : broker.onCommitted.bind(broker)
+      unsubscribe.push(subscribe(t.topic, t.partition, (bytes) => {
         // bytes appended since we looked; the exact answer is built after waking
         pending += bytes
-        if (pending >= req.minBytes || !broker.partition(t.topic, t.partition)) broker.delayed.completeEarly(op)
+        if (pending >= req.minBytes || bytes === 0) broker.delayed.completeEarly(op)
       }))
     }
     broker.delayed.add(op)
   })
-  const again = await collect(broker, p, maxBytes, isolation)
+  const again = await collect(broker, p, maxBytes, isolation, who)
   return respond(version, p, again.answers)
 })

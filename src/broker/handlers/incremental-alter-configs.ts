@@ -76,10 +76,10 @@ function alterLoggers(broker: Broker, resourceName: string, ops: readonly Op[]):
   }
 }
 
-export const incrementalAlterConfigsHandler = defineHandler(Apis.IncrementalAlterConfigs, (ctx, req) => {
+export const incrementalAlterConfigsHandler = defineHandler(Apis.IncrementalAlterConfigs, async (ctx, req) => {
   const { broker } = ctx
   const duplicates = duplicateResources(req.resources)
-  const responses = req.resources.map((r, i) => {
+  const responses = await Promise.all(req.resources.map(async (r, i) => {
     const base = { resourceType: r.resourceType, resourceName: r.resourceName }
     try {
       if (duplicates.has(i)) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Each resource must appear at most once.')
@@ -93,7 +93,7 @@ export const incrementalAlterConfigsHandler = defineHandler(Apis.IncrementalAlte
           checkTopicResourceName(r.resourceName)
           const overrides = applyTopicOps(broker, r.resourceName, r.configs)
           checkTopicExists(broker, r.resourceName)
-          broker.setTopicConfigs(r.resourceName, overrides, req.validateOnly)
+          await broker.setTopicConfigs(r.resourceName, overrides, req.validateOnly)
           break
         }
         case ResourceType.BROKER:
@@ -110,6 +110,6 @@ export const incrementalAlterConfigsHandler = defineHandler(Apis.IncrementalAlte
       if (!(err instanceof KafkaError)) throw err
       return { ...base, errorCode: err.code, errorMessage: err.message }
     }
-  })
+  }))
   return { throttleTimeMs: 0, responses }
 })

@@ -20,11 +20,11 @@ export const listOffsetsHandler = defineHandler(Apis.ListOffsets, async (ctx, re
     const partitions = []
     for (const p of t.partitions) {
       const out = { partitionIndex: p.partitionIndex, errorCode: 0, oldStyleOffsets: [] as number[], timestamp: -1, offset: -1, leaderEpoch: -1 }
-      const log = broker.partition(t.name, p.partitionIndex)
       try {
-        if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-        out.leaderEpoch = 0
-        const hw = broker.highWatermark(log)
+        const replica = broker.leaderReplica(t.name, p.partitionIndex, version >= 4 ? p.currentLeaderEpoch : -1)
+        const log = replica.log
+        out.leaderEpoch = replica.state.leaderEpoch
+        const hw = replica.hw
         const fetchable = committed ? Math.min(log.lastStableOffset, hw) : hw
         if (p.timestamp === LATEST) out.offset = fetchable
         else if (p.timestamp === EARLIEST) out.offset = log.logStartOffset

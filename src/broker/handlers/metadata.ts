@@ -1,12 +1,13 @@
-// Metadata: the brokers, and each requested topic's partitions with their leaders. topics=null
+// Metadata: the live brokers, and each requested topic's partitions with their leaders, leader
+// epochs, replicas, ISR and offline (fenced) replicas, from this broker's metadata image. topics=null
 // (or, in v0, an empty list) means every topic; [] means none. Unknown topics are auto-created
 // when the client allows it and `auto.create.topics.enable` is on.
 
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode } from '../../protocol/errors.js'
 import { UUID_ZERO } from '../../protocol/schema.js'
-import type { TopicRecord } from '../../controller/metadata-store.js'
-import { validateTopicName } from '../../controller/metadata-store.js'
+import type { TopicRecord } from '../../controller/records.js'
+import { validateTopicName } from '../../controller/topic-names.js'
 import { KafkaError } from '../../protocol/errors.js'
 import { defineHandler } from '../registry.js'
 
@@ -14,11 +15,16 @@ export const metadataHandler = defineHandler(Apis.Metadata, async (ctx, req) => 
   const { broker } = ctx
   const all = req.topics === null || (ctx.version === 0 && req.topics.length === 0)
   const topics: { errorCode: number; name: string; topicId?: string; isInternal?: boolean; partitions?: unknown[] }[] = []
+  const image = broker.link.image
   const describe = (t: TopicRecord) => {
     const partitions = new Array(t.partitions)
-    const replicas = [broker.brokerId]
     for (let p = 0; p < t.partitions; p++) {
-      partitions[p] = { errorCode: 0, partitionIndex: p, leaderId: broker.brokerId, leaderEpoch: 0, replicaNodes: replicas, isrNodes: replicas, offlineReplicas: [] }
+      const s = t.states[p]!
+      const offline = s.replicas.filter((r) => image.brokers.get(r)?.fenced !== false)
+      partitions[p] = {
+        errorCode: s.leader === -1 ? ErrorCode.LEADER_NOT_AVAILABLE.code : 0,
+        partitionIndex: p, leaderId: s.leader, leaderEpoch: s.leaderEpoch, replicaNodes: s.replicas, isrNodes: s.isr, offlineReplicas: offline,
+      }
     }
     return { errorCode: 0, name: t.name, topicId: t.id, isInternal: t.internal, partitions }
   }
@@ -55,8 +61,9 @@ export const metadataHandler = defineHandler(Apis.Metadata, async (ctx, req) => 
   }
   return {
     throttleTimeMs: 0,
-    brokers: [{ nodeId: broker.brokerId, host: broker.host, port: broker.port, rack: broker.rack }],
+    brokers: image.liveBrokers().map((b) => ({ nodeId: b.id, host: b.host, port: b.port, rack: b.rack })),
     clusterId: broker.metadata.clusterId,
+    // Admin requests sent to the "controller" are forwarded by whichever broker gets them.
     controllerId: broker.brokerId,
     topics: topics as never,
   }

@@ -1,5 +1,7 @@
-// Produce: validate each record batch, assign offsets, append, and answer when the write is
-// done (acks=1/all; on one broker the ISR is the leader itself) or not at all (acks=0).
+// Produce: validate each record batch, assign offsets, append, and answer when the leader's write
+// is done (acks=1), when the high watermark passes the batch (acks=all: every ISR member has it),
+// or not at all (acks=0). acks=all needs min.insync.replicas in the ISR: NOT_ENOUGH_REPLICAS
+// before appending, NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank while it waited.
 // Work is per batch: the record bytes are validated in place and stored exactly as received.
 
 import { Apis } from '../../protocol/apis.js'
@@ -18,14 +20,18 @@ interface PartitionResult {
   recordErrors: { batchIndex: number; batchIndexErrorMessage: string | null }[]
 }
 
-async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, acks: number, transactionalId: string | null): Promise<PartitionResult> {
+async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, acks: number, transactionalId: string | null, timeoutMs: number): Promise<PartitionResult> {
   // Everything up to log.append runs synchronously, so pipelined requests append in order.
   const { broker } = ctx
   const result: PartitionResult = { index, errorCode: 0, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage: null, recordErrors: [] }
-  const log = broker.partition(topic, index)
   try {
-    if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    const replica = broker.leaderReplica(topic, index)
+    const log = replica.log
     const settings = broker.topicSettings(topic)
+    const epoch = replica.state.leaderEpoch
+    if (acks === -1 && replica.state.isr.length < settings.minInsyncReplicas) {
+      throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `The ISR of ${topic}-${index} has ${replica.state.isr.length} replicas, fewer than min.insync.replicas=${settings.minInsyncReplicas}`)
+    }
     const now = Date.now()
     const batch = produceBatch(records, ctx.version)
     const info = validateBatch(batch, {
@@ -36,9 +42,9 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
       timestampAfterMaxMs: settings.timestampAfterMaxMs,
       compactedTopic: settings.compacted,
     })
-    if (settings.logAppendTime) assignOffsets(batch, 0, { logAppendTime: now, partitionLeaderEpoch: 0 })
-    else if (info.maxTimestamp !== info.headerMaxTimestamp) assignOffsets(batch, 0, { partitionLeaderEpoch: 0, maxTimestamp: info.maxTimestamp })
-    else batch.writeInt32BE(0, BatchOffset.partitionLeaderEpoch) // not under the CRC
+    if (settings.logAppendTime) assignOffsets(batch, 0, { logAppendTime: now, partitionLeaderEpoch: epoch })
+    else if (info.maxTimestamp !== info.headerMaxTimestamp) assignOffsets(batch, 0, { partitionLeaderEpoch: epoch, maxTimestamp: info.maxTimestamp })
+    else batch.writeInt32BE(epoch, BatchOffset.partitionLeaderEpoch) // not under the CRC
     if (transactionalId !== null) {
       // A transactional producer: its batch must be transactional, from the id's current producer
       // and epoch, to a partition added to its ongoing transaction (AddPartitionsToTxn).
@@ -55,6 +61,7 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
         // A retry of a batch we already have: answer with where it went, append nothing. If the
         // original is still being written, its outcome is the retry's: wait for it.
         await log.whenWritten(duplicate.lastOffset)
+        if (acks === -1) await replica.waitForHighWatermark(duplicate.lastOffset + 1, timeoutMs)
         result.baseOffset = duplicate.firstOffset
         result.logStartOffset = log.logStartOffset
         return result
@@ -67,10 +74,16 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
     }
     result.baseOffset = appended.baseOffset
     result.logAppendTimeMs = settings.logAppendTime ? now : -1
-    // Waiting fetches wake when this batch becomes readable, i.e. once its write completes.
-    const readable = appended.done.then(() => broker.notifyAppend(topic, index, batch.length))
-    if (acks !== 0) await readable
-    else readable.catch((err) => broker.log.warn({ err, topic, partition: index }, 'acks=0 append failed'))
+    // Followers wake when the write completes; consumers when the high watermark passes it.
+    const written = appended.done.then(() => replica.written(appended.lastOffset + 1, batch.length))
+    if (acks === 0) written.catch((err) => broker.log.warn({ err, topic, partition: index }, 'acks=0 append failed'))
+    else await written
+    if (acks === -1) {
+      await replica.waitForHighWatermark(appended.lastOffset + 1, timeoutMs)
+      if (replica.state.isr.length < settings.minInsyncReplicas) {
+        throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND, `The ISR of ${topic}-${index} shrank to ${replica.state.isr.length}, below min.insync.replicas=${settings.minInsyncReplicas}, after the append`)
+      }
+    }
     result.logStartOffset = log.logStartOffset
   } catch (err) {
     if (!(err instanceof KafkaError)) throw err
@@ -100,7 +113,7 @@ export const produceHandler = defineHandler(Apis.Produce, async (ctx, req) => {
   // Start every partition's append now, in request order, then wait for them together.
   const responses = req.topicData.map((t) => ({
     name: t.name,
-    partitionResponses: t.partitionData.map((p) => producePartition(ctx, t.name, p.index, p.records, req.acks, req.transactionalId)),
+    partitionResponses: t.partitionData.map((p) => producePartition(ctx, t.name, p.index, p.records, req.acks, req.transactionalId, req.timeoutMs)),
   }))
   const settled = await Promise.all(responses.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitionResponses) })))
   if (req.acks === 0) return NO_RESPONSE
