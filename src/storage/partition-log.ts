@@ -298,7 +298,7 @@ export class PartitionLog {
     }
     await this.loadEpochs()
     // Replays headers after the newest producer snapshot: also restores epochs the file missed.
-    await this.rebuildProducerState()
+    await this.rebuildProducerState(true)
     if (this.epochCache.dirty) await this.epochCache.flush().catch((err) => this.log('writing the leader-epoch checkpoint failed', { error: String(err) }))
   }
 
@@ -372,7 +372,7 @@ export class PartitionLog {
    * Loads the newest usable snapshot at or below the log end (newer ones are stale: removed), drops
    * aborted-transaction entries from that offset on, and replays batch headers to the log end.
    */
-  private async rebuildProducerState(): Promise<void> {
+  private async rebuildProducerState(opening = false): Promise<void> {
     this.producers.clear()
     this.completing = []
     const end = this.nextOffset
@@ -392,7 +392,8 @@ export class PartitionLog {
     }
     // No snapshot after a clean shutdown: a log written before snapshots existed (producers were
     // idempotent only). Like Kafka, rebuild from the last two segments rather than read it all.
-    if (from < 0 && this.opts.cleanShutdown && this.segs.length > 2) from = this.segs[this.segs.length - 2].baseOffset
+    // Not after a truncation (no snapshot at or below its offset): then, as Kafka, the whole log.
+    if (from < 0 && opening && this.opts.cleanShutdown && this.segs.length > 2) from = this.segs[this.segs.length - 2].baseOffset
     const replayFrom = Math.max(from, this.segs[0].baseOffset)
     for (const seg of this.segs) seg.truncateAbortedTxns(replayFrom)
     for (let i = this.segmentIndexFor(replayFrom); i < this.segs.length; i++) {

@@ -264,6 +264,22 @@ test('truncateTo drops epochs, producer state, snapshots and aborted transaction
   await again.close()
 })
 
+test('truncateTo without a snapshot below the offset replays the whole log, even after a clean open', async () => {
+  const dir = tmp()
+  const log = await open(dir, { segmentBytes: 300 })
+  await log.append([batch(0, 1, { producerId: 5, producerEpoch: 0, baseSequence: 0 })]).done
+  for (let i = 0; i < 10; i++) await log.append([batch(0, 2)]).done
+  await log.close()
+  for (const n of fs.readdirSync(dir)) if (n.endsWith('.snapshot')) fs.unlinkSync(path.join(dir, n))
+  // a clean open without snapshots rebuilds from the last two segments only (producer 5 is older)
+  const again = await open(dir, { segmentBytes: 300 }, { cleanShutdown: true })
+  assert.ok(again.segments.length > 3)
+  assert.equal(again.producers.get(5), undefined)
+  await again.truncateTo(again.logEndOffset - 2)
+  assert.deepEqual(again.producers.check(5, 0, 0, 0), { firstSeq: 0, lastSeq: 0, firstOffset: 0, lastOffset: 0 })
+  await again.close()
+})
+
 test('truncateFullyAndStartAt: an empty log at the offset, no epochs, no producer state; appends follow', async () => {
   const dir = tmp()
   const starts: number[] = []
