@@ -387,7 +387,7 @@ export class Controller {
             assignment = this.assignReplicas(r.partitions, r.replicationFactor)
           }
           for (const [k, v] of Object.entries(r.configs)) validateTopicConfig(k, v)
-          const id = randomBytes(16).toString('hex')
+          const id = validateOnly ? '' : randomBytes(16).toString('hex')
           const topic: TopicRecord = {
             name: r.name, id, partitions: assignment.length, replicationFactor: assignment[0]!.length, configs: r.configs,
             internal: internal || r.name.startsWith('__'), states: [],

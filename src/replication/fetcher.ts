@@ -9,6 +9,7 @@ import { Apis } from '../protocol/apis.js'
 import { ErrorCode } from '../protocol/errors.js'
 import { splitBatchesLenient } from '../protocol/records.js'
 import { KafkaConnection } from '../cli/kafka-client.js'
+import { UnexpectedAppendOffsetError } from '../storage/index.js'
 import type { PartitionReplica } from './partition-replica.js'
 
 /** Fetch v12: replica id in the request, lastFetchedEpoch and divergingEpoch, topic names. */
@@ -216,14 +217,29 @@ export class LeaderFetcher {
         let bytes = 0
         for (const b of batches) bytes += b.length
         this.throttledBytes += bytes
-        const appended = log.appendAsFollower(batches)
-        await appended.done
+        await appendCopied(log, batches, p.logStartOffset)
       }
     }
     if (p.logStartOffset > log.logStartOffset && p.logStartOffset <= log.logEndOffset) {
       await log.deleteRecordsBefore(Math.min(p.logStartOffset, p.highWatermark)).catch(() => {})
     }
     r.leaderHighWatermark(p.highWatermark)
+  }
+}
+
+/**
+ * A follower that restarted at the leader's log start can get a first batch that begins before
+ * it (the log start fell inside a batch, after DeleteRecords): restart the empty log at that
+ * batch, then move the log start up again, as Kafka's follower does.
+ */
+async function appendCopied(log: PartitionReplica['log'], batches: Buffer[], leaderLogStart: number): Promise<void> {
+  try {
+    await log.appendAsFollower(batches).done
+  } catch (err) {
+    if (!(err instanceof UnexpectedAppendOffsetError) || err.firstOffset >= log.logEndOffset || log.logStartOffset !== log.logEndOffset) throw err
+    await log.truncateFullyAndStartAt(err.firstOffset)
+    await log.appendAsFollower(batches).done
+    if (leaderLogStart > log.logStartOffset) await log.deleteRecordsBefore(leaderLogStart)
   }
 }
 
