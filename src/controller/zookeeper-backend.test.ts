@@ -101,6 +101,8 @@ test('zookeeper: the first candidate wins, the second waits and takes over with 
     const b = zk.backend()
     const da = deposedWatch()
     const db = deposedWatch()
+    assert.deepEqual(await a.load(), [], 'nothing under a new root')
+    assert.equal(await a.active(), null)
     const epochA = await a.campaign(A, da.onDeposed)
     assert.ok(epochA >= 1)
     const campaignB = b.campaign(B, db.onDeposed)
@@ -232,6 +234,27 @@ test('zookeeper: a controller disconnected past its session timeout is deposed',
       await within(b.campaign(B, () => {}), 30_000, 'another candidate wins')
       assert.deepEqual(await zk.backend().active(), B)
       proxy.resume()
+    } finally {
+      proxy.close()
+    }
+  }))
+
+test('zookeeper: close() does not wait for a lost connection to come back', opts, () =>
+  withZk(async (zk) => {
+    const proxy = await startProxy(zk.connectString)
+    try {
+      const a = zk.backend({ connectString: `127.0.0.1:${proxy.port}` })
+      await a.campaign(A, () => {})
+      proxy.pause()
+      const pending = a.append([topic('never-answered')]).then(
+        () => 'appended',
+        (e: unknown) => e,
+      )
+      await new Promise((r) => setTimeout(r, 300))
+      const started = Date.now()
+      await a.close()
+      assert.ok(Date.now() - started < 3000, `close took ${Date.now() - started} ms`)
+      assert.ok((await pending) instanceof NotControllerError)
     } finally {
       proxy.close()
     }

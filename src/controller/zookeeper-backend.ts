@@ -286,10 +286,11 @@ export class ZooKeeperBackend implements MetadataLogBackend {
     this.closed = true
     this.candidate = null
     this.onDeposed = null
-    this.wakeAll()
-    await this.chain.catch(() => {})
+    // Fail the requests in flight first: an append waiting for a reconnection must not hold
+    // close() up until the session times out.
     const client = this.client
     this.dropClient(new SessionLost('the ZooKeeper backend was closed'))
+    await this.chain.catch(() => {})
     if (client) await closeClient(client)
   }
 
@@ -447,7 +448,12 @@ export class ZooKeeperBackend implements MetadataLogBackend {
 
   private async loadOnce(client: Client): Promise<MetadataRecord[]> {
     const snap = await this.readSnapshot(client)
-    const names = (await this.getChildren(client, this.paths.log))
+    const names = (
+      await this.getChildren(client, this.paths.log).catch((e) => {
+        if (codeOf(e) === Exception.NO_NODE) return [] // nothing was ever written under this root
+        throw e
+      })
+    )
       .filter((n) => seqOf(n) > snap.lastSeq)
       .sort((a, b) => seqOf(a) - seqOf(b))
     const entries = await this.readAll(client, names.map((n) => `${this.paths.log}/${n}`))
