@@ -265,7 +265,7 @@ export class ZooKeeperBackend implements MetadataLogBackend {
       try {
         await this.snapshotAs(client, records)
       } catch (e) {
-        throw await this.fencingError(client, e)
+        throw await this.fencingError(e)
       }
     })
   }
@@ -371,7 +371,7 @@ export class ZooKeeperBackend implements MetadataLogBackend {
   }
 
   /** A NotControllerError (and deposition) for a fencing failure; other errors unchanged. */
-  private async fencingError(client: Client, e: unknown): Promise<Error> {
+  private async fencingError(e: unknown): Promise<Error> {
     const code = codeOf(e)
     if (e instanceof NotControllerError) return e
     if (e instanceof SessionLost || code === Exception.SESSION_EXPIRED) {
@@ -381,8 +381,7 @@ export class ZooKeeperBackend implements MetadataLogBackend {
     } else {
       return wrap(e, 'write')
     }
-    void client
-    return new NotControllerError(`no longer the active controller of ${this.root}: ${this.deposedReason}`, await this.active())
+    return new NotControllerError(`no longer the active controller of ${this.root}: ${this.deposedReason ?? (e as Error).message}`, await this.active())
   }
 
   // ---- the log ----
@@ -398,13 +397,13 @@ export class ZooKeeperBackend implements MetadataLogBackend {
         this.noteSeq(seqOf(String((results[1] as { path: string }).path).slice(this.paths.log.length + 1)))
         return
       } catch (e) {
-        if (codeOf(e) !== Exception.CONNECTION_LOSS) throw await this.fencingError(client, e)
+        if (codeOf(e) !== Exception.CONNECTION_LOSS) throw await this.fencingError(e)
       }
       // The answer was lost: the entry may or may not be written.
       try {
         if (await this.findAfterFencing(client, entry)) return
       } catch (e) {
-        throw await this.fencingError(client, e)
+        throw await this.fencingError(e)
       }
     }
   }
