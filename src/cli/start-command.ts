@@ -179,7 +179,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
           brokers: p.brokers ?? 3,
           zones: p.zones ?? 3,
           metadata: p.metadata ?? { mode: 'embedded' },
-          brokerSettings: p.settings ?? {},
+          brokerSettings: { ...clusterDefaults(p.brokers ?? 3), ...(p.settings ?? {}) },
           ...(portBase === 0 ? {} : { ports: { base: portBase } }),
         },
         options,
@@ -250,4 +250,20 @@ export async function runStartCommand(argv: string[]): Promise<number> {
   process.off('SIGTERM', onTerm)
   log.flush()
   return code
+}
+
+/**
+ * MSK's defaults for a multi-zone cluster: new topics (and the internal ones) get three
+ * replicas and acks=all needs two of them, so a zone can go without losing acknowledged data.
+ */
+function clusterDefaults(brokers: number): Record<string, string> {
+  const rf = String(Math.min(3, brokers))
+  const minIsr = String(Math.max(1, Math.min(2, brokers - 1)))
+  return {
+    'default.replication.factor': rf,
+    'min.insync.replicas': minIsr,
+    'offsets.topic.replication.factor': rf,
+    'transaction.state.log.replication.factor': rf,
+    'transaction.state.log.min.isr': minIsr,
+  }
 }
