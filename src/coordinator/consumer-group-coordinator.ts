@@ -378,6 +378,8 @@ export class ConsumerGroupCoordinator {
     let outcome: { result: ConsumerHeartbeatResult; records: KeyValue[] }
     try {
       this.validate(req)
+      const owner = this.classic.coordinatorError(req.groupId)
+      if (owner !== NONE) return failure(owner)
       outcome = req.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH || req.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH ? this.leave(req) : this.joinOrHeartbeat(req)
     } catch (err) {
       if (err instanceof HeartbeatError) return failure(err.errorCode, err.message)
@@ -682,6 +684,8 @@ export class ConsumerGroupCoordinator {
     return groupIds.map((groupId) => {
       const group = this.groups.get(groupId)
       const empty = { groupId, groupState: 'Dead', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [] }
+      const owner = this.classic.coordinatorError(groupId)
+      if (owner !== NONE) return { ...empty, errorCode: owner, errorMessage: null }
       if (!group) {
         const classic = this.classic.describe(groupId)
         const message = classic.state === 'Dead' ? `Group ${groupId} not found.` : `Group ${groupId} is not a consumer group.`
@@ -804,25 +808,30 @@ export class ConsumerGroupCoordinator {
 
   // ---- Durability ------------------------------------------------------------------------------------------
 
-  /** A record of __consumer_offsets the classic coordinator does not know (replayed in order). */
-  replay(k: Buffer, value: Buffer | null): void {
+  /** A fresh map for the consumer groups of a partition being loaded (replayInto, then install). */
+  beginLoad(): Map<string, ConsumerGroup> {
+    return new Map()
+  }
+
+  /** A record of __consumer_offsets the classic coordinator does not know (replayed in order) into a partition's map. */
+  replayInto(groups: Map<string, ConsumerGroup>, k: Buffer, value: Buffer | null): void {
     const parsed = parseKey(k)
     if (!parsed) return
     const [groupId, memberId] = parsed.strings
     if (groupId === undefined) return
     if (parsed.version === GROUP_METADATA_KEY) {
       if (value === null) {
-        this.groups.delete(groupId)
+        groups.delete(groupId)
         return
       }
       const v = JSON.parse(value.toString('utf8')) as GroupRecordValue
-      let g = this.groups.get(groupId)
-      if (!g) this.groups.set(groupId, (g = new ConsumerGroup(groupId)))
+      let g = groups.get(groupId)
+      if (!g) groups.set(groupId, (g = new ConsumerGroup(groupId)))
       g.groupEpoch = v.epoch
       return
     }
     if (memberId === undefined) return
-    const g = this.groups.get(groupId)
+    const g = groups.get(groupId)
     if (value === null) {
       g?.removeMember(memberId)
       return
@@ -848,13 +857,17 @@ export class ConsumerGroupCoordinator {
   }
 
   /**
-   * After the replay: members' sessions start now; the target assignment is not stored, so the
-   * group epoch moves on and the next heartbeat computes it again (sticky, from what members hold).
+   * After the replay of partition `partition`: its groups are served from now on. Members'
+   * sessions start now; the target assignment is not stored, so the group epoch moves on and the
+   * next heartbeat computes it again (sticky, from what members hold).
    */
-  loaded(): void {
+  install(partition: number, groups: Map<string, ConsumerGroup>): void {
     const now = this.now()
     let members = 0
-    for (const g of this.groups.values()) {
+    for (const g of groups.values()) {
+      const stale = this.groups.get(g.groupId)
+      if (stale) this.dropGroup(stale)
+      this.groups.set(g.groupId, g)
       g.assignmentEpoch = g.groupEpoch
       if (g.members.size === 0) continue
       for (const m of g.members.values()) {
@@ -865,8 +878,21 @@ export class ConsumerGroupCoordinator {
       g.groupEpoch++
       g.epochUnpersisted = true
     }
-    if (this.groups.size > 0) this.log?.info({ groups: this.groups.size, members }, 'consumer groups loaded')
-    this.scheduleCleanup()
+    if (groups.size > 0) this.log?.info({ partition, groups: groups.size, members }, 'consumer groups loaded')
+    if (!this.timer.has('cg-cleanup')) this.scheduleCleanup()
+  }
+
+  /** The partition moved away: its consumer groups are dropped with their timers (the next leader replays them). */
+  resign(partition: number): void {
+    for (const g of [...this.groups.values()]) if (partitionFor(g.groupId, this.store.partitions) === partition) this.dropGroup(g)
+  }
+
+  private dropGroup(g: ConsumerGroup): void {
+    for (const memberId of g.members.keys()) {
+      this.timer.cancel(sessionKey(g.groupId, memberId))
+      this.timer.cancel(rebalanceKey(g.groupId, memberId))
+    }
+    if (this.groups.get(g.groupId) === g) this.groups.delete(g.groupId)
   }
 
   /** Empty consumer groups without committed offsets are removed (Kafka's group metadata cleanup). */

@@ -31,7 +31,8 @@ class Topics {
   }
 }
 
-function setup(settings: Record<string, string> = {}, store = new MemoryGroupStore(), topics = new Topics()) {
+/** A classic and a consumer group coordinator sharing a store, leading its (one) offsets partition. */
+async function setup(settings: Record<string, string> = {}, store = new MemoryGroupStore(), topics = new Topics()) {
   if (topics.byName.size === 0) {
     topics.add('foo', FOO, 4)
     topics.add('bar', BAR, 2)
@@ -40,6 +41,7 @@ function setup(settings: Record<string, string> = {}, store = new MemoryGroupSto
   const classic = new GroupCoordinator(groupConfig({ 'group.initial.rebalance.delay.ms': '0' }), store)
   const cg = new ConsumerGroupCoordinator(consumerGroupConfig(settings), store, topics, classic)
   classic.consumerGroups = cg
+  await classic.load()
   return { classic, cg, store, topics }
 }
 
@@ -111,7 +113,7 @@ describe('subscription regexes', () => {
 
 describe('consumer group heartbeat', () => {
   it('a first member joins, gets every partition and a stable group', async () => {
-    const { cg } = setup()
+    const { cg } = await setup()
     const r = await cg.heartbeat(hb({ memberId: 'm1' }))
     assert.equal(r.errorCode, 0)
     assert.equal(r.memberId, 'm1')
@@ -126,14 +128,14 @@ describe('consumer group heartbeat', () => {
   })
 
   it('v0 generates the member id', async () => {
-    const { cg } = setup()
+    const { cg } = await setup()
     const r = await cg.heartbeat(hb({ apiVersion: 0 }))
     assert.equal(r.errorCode, 0)
     assert.ok(r.memberId && r.memberId.length > 0)
   })
 
   it('revokes before it assigns: a partition moves only once its owner gave it up', async () => {
-    const { cg } = setup()
+    const { cg } = await setup()
     const a1 = await cg.heartbeat(hb({ memberId: 'a' }))
     assert.deepEqual(parts(a1), [0, 1, 2, 3])
     // b joins: epoch 2, but every partition is still a's
@@ -159,7 +161,7 @@ describe('consumer group heartbeat', () => {
   })
 
   it('a member that leaves (-1) bumps the epoch; the other takes all partitions', async () => {
-    const { cg } = setup()
+    const { cg } = await setup()
     const a = await cg.heartbeat(hb({ memberId: 'a' }))
     await cg.heartbeat(hb({ memberId: 'b' }))
     const a2 = await cg.heartbeat(hb({ memberId: 'a', memberEpoch: a.memberEpoch, topicPartitions: owned(a) }))
@@ -175,7 +177,7 @@ describe('consumer group heartbeat', () => {
   })
 
   it('fences wrong epochs, unknown members and groups, and validates joins', async () => {
-    const { cg } = setup()
+    const { cg } = await setup()
     assert.equal((await cg.heartbeat(hb({ memberId: 'x', memberEpoch: 3 }))).errorCode, E.GROUP_ID_NOT_FOUND.code)
     await cg.heartbeat(hb({ memberId: 'a' }))
     assert.equal((await cg.heartbeat(hb({ memberId: 'a', memberEpoch: 5 }))).errorCode, E.FENCED_MEMBER_EPOCH.code)
@@ -191,7 +193,7 @@ describe('consumer group heartbeat', () => {
   })
 
   it('a member that rejoins with epoch 0 after being fenced gets its partitions back', async () => {
-    const { cg } = setup()
+    const { cg } = await setup()
     await cg.heartbeat(hb({ memberId: 'a' }))
     const again = await cg.heartbeat(hb({ memberId: 'a' }))
     assert.equal(again.errorCode, 0)
@@ -199,13 +201,13 @@ describe('consumer group heartbeat', () => {
   })
 
   it('group.consumer.max.size refuses new members', async () => {
-    const { cg } = setup({ 'group.consumer.max.size': '1' })
+    const { cg } = await setup({ 'group.consumer.max.size': '1' })
     assert.equal((await cg.heartbeat(hb({ memberId: 'a' }))).errorCode, 0)
     assert.equal((await cg.heartbeat(hb({ memberId: 'b' }))).errorCode, E.GROUP_MAX_SIZE_REACHED.code)
   })
 
   it('static members: -2 keeps the partitions for the next member with the instance id', async () => {
-    const { cg } = setup()
+    const { cg } = await setup()
     const a = await cg.heartbeat(hb({ memberId: 'a', instanceId: 'i1' }))
     assert.deepEqual(parts(a), [0, 1, 2, 3])
     assert.equal((await cg.heartbeat(hb({ memberId: 'b', instanceId: 'i1' }))).errorCode, E.UNRELEASED_INSTANCE_ID.code)
@@ -222,7 +224,7 @@ describe('consumer group heartbeat', () => {
   })
 
   it('a new partition or a new topic matching the regex bumps the epoch', async () => {
-    const { cg, topics } = setup()
+    const { cg, topics } = await setup()
     const a = await cg.heartbeat(hb({ memberId: 'a', subscribedTopicNames: [], subscribedTopicRegex: 'ba.*' }))
     assert.deepEqual(parts(a, BAR), [0, 1])
     assert.deepEqual(parts(a, FOO), [])
@@ -236,7 +238,7 @@ describe('consumer group heartbeat', () => {
   })
 
   it('the assignor the members name is used', async () => {
-    const { cg } = setup()
+    const { cg } = await setup()
     await cg.heartbeat(hb({ memberId: 'a', serverAssignor: 'range', subscribedTopicNames: ['foo', 'bar'] }))
     await cg.heartbeat(hb({ memberId: 'b', serverAssignor: 'range', subscribedTopicNames: ['foo', 'bar'] }))
     const [d] = cg.describeGroups(['g'])
@@ -246,7 +248,7 @@ describe('consumer group heartbeat', () => {
   })
 
   it('a session that ends fences the member and bumps the epoch', async () => {
-    const { cg } = setup()
+    const { cg } = await setup()
     await cg.heartbeat(hb({ memberId: 'a' }))
     const epoch = cg.group('g')!.groupEpoch
     cg.expireSession('g', 'a')
@@ -258,7 +260,7 @@ describe('consumer group heartbeat', () => {
 
 describe('consumer groups beside classic groups', () => {
   it('classic JoinGroup for a consumer group is INCONSISTENT_GROUP_PROTOCOL; ConsumerGroupHeartbeat for a classic group is GROUP_ID_NOT_FOUND', async () => {
-    const { cg, classic } = setup()
+    const { cg, classic } = await setup()
     await cg.heartbeat(hb({ memberId: 'a' }))
     const join = await classic.join({ groupId: 'g', memberId: '', groupInstanceId: null, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], clientId: 'c', clientHost: 'h', apiVersion: 3 })
     assert.equal(join.errorCode, E.INCONSISTENT_GROUP_PROTOCOL.code)
@@ -269,7 +271,7 @@ describe('consumer groups beside classic groups', () => {
   })
 
   it('commits with the member epoch, lists and describes consumer groups, deletes an empty one', async () => {
-    const { cg, classic } = setup()
+    const { cg, classic } = await setup()
     const a = await cg.heartbeat(hb({ memberId: 'a' }))
     const commit = (memberId: string, epoch: number) => classic.commitOffsets({ groupId: 'g', generationId: epoch, memberId, groupInstanceId: null, retentionTimeMs: -1, offsets: [{ topic: 'foo', partition: 0, offset: 42, leaderEpoch: -1, metadata: null }] })
     assert.deepEqual(await commit('a', a.memberEpoch), [0])
@@ -298,12 +300,12 @@ describe('consumer groups after a restart', () => {
   it('members, epochs, assignments and offsets come back from the records', async () => {
     const store = new MemoryGroupStore()
     const topics = new Topics()
-    const first = setup({}, store, topics)
+    const first = await setup({}, store, topics)
     const a = await first.cg.heartbeat(hb({ memberId: 'a' }))
     await first.classic.commitOffsets({ groupId: 'g', generationId: a.memberEpoch, memberId: 'a', groupInstanceId: null, retentionTimeMs: -1, offsets: [{ topic: 'foo', partition: 1, offset: 7, leaderEpoch: -1, metadata: null }] })
     await first.classic.close()
 
-    const second = setup({}, store, topics)
+    const second = await setup({}, store, topics)
     await second.classic.load()
     const g = second.cg.group('g')!
     assert.deepEqual(g.members.map((m) => [m.memberId, m.memberEpoch]), [['a', a.memberEpoch]])

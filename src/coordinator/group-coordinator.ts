@@ -8,13 +8,16 @@
 //
 // Dead is where a deleted group goes. Every deadline (sessions, the join and sync phases, offset
 // expiry) runs on one DeadlineTimer. Offsets and group metadata are written to __consumer_offsets
-// through a GroupStore before the client hears of them, and rebuilt from it on start: groups come
-// back Empty with their generation and offsets.
+// through a GroupStore before the client hears of them. This coordinator serves the groups of
+// the partitions this broker leads: becomeLeader(partition) rebuilds them from the partition
+// (groups come back Empty with their generation and offsets; COORDINATOR_LOAD_IN_PROGRESS
+// meanwhile), resign(partition) drops them; other groups answer NOT_COORDINATOR.
 
 import { randomUUID } from 'node:crypto'
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import type { GroupConfig } from './config.js'
-import { decodeRecord, encodeRecord, partitionFor, type CoordinatorRecord, type GroupStore, type GroupValue, type KeyValue, type OffsetValue, type TxnProducer } from './offsets-log.js'
+import { PartitionTerms, coordinatorWriteError, type Term } from './ownership.js'
+import { OFFSETS_TOPIC, decodeRecord, encodeRecord, partitionFor, type CoordinatorRecord, type GroupStore, type GroupValue, type KeyValue, type OffsetValue, type TxnProducer } from './offsets-log.js'
 import { DeadlineTimer } from './timers.js'
 import type { ConsumerGroupCoordinator } from './consumer-group-coordinator.js'
 import type { ConsumerGroupState } from './consumer-group.js'
@@ -273,6 +276,35 @@ class Group {
   }
 }
 
+/** Transactional offset commits awaiting their transaction's marker: producer id → group → topic\0partition → offset. */
+type PendingTxnOffsets = Map<number, Map<string, Map<string, PendingTxnOffset>>>
+
+function addPending(pending: PendingTxnOffsets, producerId: number, groupId: string, offsets: PendingTxnOffset[]): void {
+  let byGroup = pending.get(producerId)
+  if (!byGroup) pending.set(producerId, (byGroup = new Map()))
+  let byPartition = byGroup.get(groupId)
+  if (!byPartition) byGroup.set(groupId, (byPartition = new Map()))
+  for (const o of offsets) byPartition.set(`${o.topic}\0${o.partition}`, o)
+}
+
+/** A marker of producerId: its pending offsets of the groups `inPartition` accepts become committed (commit) or are dropped. */
+function completePending(pending: PendingTxnOffsets, producerId: number, commit: boolean, inPartition: (groupId: string) => boolean, getOrCreate: (groupId: string) => Group): void {
+  const byGroup = pending.get(producerId)
+  if (!byGroup) return
+  for (const [groupId, byPartition] of byGroup) {
+    if (!inPartition(groupId)) continue
+    byGroup.delete(groupId)
+    if (!commit) continue
+    const g = getOrCreate(groupId)
+    for (const o of byPartition.values()) {
+      let offsets = g.offsets.get(o.topic)
+      if (!offsets) g.offsets.set(o.topic, (offsets = new Map()))
+      offsets.set(o.partition, o.value)
+    }
+  }
+  if (byGroup.size === 0) pending.delete(producerId)
+}
+
 /** The topics of a ConsumerProtocolSubscription (int16 version, array of int16-length strings). */
 export function parseSubscriptionTopics(metadata: Buffer): string[] | null {
   try {
@@ -312,11 +344,9 @@ function storeErrorCode(err: unknown): number {
       case E.RECORD_LIST_TOO_LARGE.code:
       case E.INVALID_FETCH_SIZE.code:
         return E.INVALID_COMMIT_OFFSET_SIZE.code
-      case E.NOT_LEADER_OR_FOLLOWER.code:
-        return E.NOT_COORDINATOR.code
     }
   }
-  return E.COORDINATOR_NOT_AVAILABLE.code
+  return coordinatorWriteError(err).code
 }
 
 export class GroupCoordinator {
@@ -327,7 +357,11 @@ export class GroupCoordinator {
   /** KIP-848 consumer groups sharing group ids and offsets with this coordinator. */
   consumerGroups: ConsumerGroupCoordinator | null = null
   /** Transactional offset commits awaiting their transaction's marker: producer id → group → topic\0partition → offset. */
-  private readonly pendingTxnOffsets = new Map<number, Map<string, Map<string, PendingTxnOffset>>>()
+  private readonly pendingTxnOffsets: PendingTxnOffsets = new Map()
+  /** The partitions of the offsets topic this coordinator serves (becomeLeader/resign). */
+  private readonly terms: PartitionTerms
+  /** Markers that reached a partition while it was loading, applied once it is loaded. */
+  private readonly loadCompletions = new Map<Term, { producerId: number; commit: boolean }[]>()
 
   constructor(
     readonly config: GroupConfig,
@@ -336,14 +370,108 @@ export class GroupCoordinator {
     private readonly now: () => number = Date.now,
   ) {
     this.timer = new DeadlineTimer(now)
+    this.terms = new PartitionTerms(OFFSETS_TOPIC, store.partitions)
   }
 
-  /** Rebuilds groups and offsets from the store, then starts the offset expiry sweep. */
+  /** Becomes the coordinator of every partition of the offsets topic (one broker; tests). */
   async load(): Promise<void> {
+    for (let p = 0; p < this.store.partitions; p++) await this.becomeLeader(p)
+  }
+
+  /**
+   * This broker now leads partition `partition` of __consumer_offsets: its records are replayed
+   * (groups come back Empty with their generation and offsets, consumer groups with their
+   * members), requests for its groups answering COORDINATOR_LOAD_IN_PROGRESS meanwhile. Calling
+   * it again for the same leadership returns the same load; a newer leader epoch than the one
+   * loaded (both known) drops the state and loads again. Rejects when the replay fails (the
+   * partition is then not served: NOT_COORDINATOR).
+   */
+  becomeLeader(partition: number, leaderEpoch = -1): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    const current = this.terms.get(partition)
+    if (current) {
+      if (leaderEpoch < 0 || leaderEpoch <= current.leaderEpoch) return current.loaded
+      if (current.leaderEpoch >= 0) this.resign(partition)
+      else {
+        current.leaderEpoch = leaderEpoch // the same leadership, now with its epoch
+        return current.loaded
+      }
+    }
+    const term = this.terms.begin(partition, leaderEpoch)
+    this.loadCompletions.set(term, [])
+    term.loaded = this.loadPartition(term).finally(() => this.loadCompletions.delete(term))
+    return term.loaded
+  }
+
+  /**
+   * This broker no longer leads the partition: its groups are dropped from memory with their
+   * timers, members waiting in a join or sync phase hear NOT_COORDINATOR, and later requests for
+   * its groups answer NOT_COORDINATOR. The next leader replays the partition.
+   */
+  resign(partition: number): void {
+    const term = this.terms.end(partition)
+    if (!term) return
+    let dropped = 0
+    for (const g of [...this.groups.values()]) {
+      if (this.partitionFor(g.id) !== partition) continue
+      this.dropGroup(g)
+      dropped++
+    }
+    for (const [producerId, byGroup] of this.pendingTxnOffsets) {
+      for (const groupId of [...byGroup.keys()]) if (this.partitionFor(groupId) === partition) byGroup.delete(groupId)
+      if (byGroup.size === 0) this.pendingTxnOffsets.delete(producerId)
+    }
+    this.consumerGroups?.resign(partition)
+    this.log?.info({ partition, groups: dropped, wasLoading: term.state === 'loading' }, 'resigned as group coordinator of an offsets partition')
+  }
+
+  /** Partitions of the offsets topic served here (loading or loaded). */
+  ownedPartitions(): number[] {
+    return this.terms.owned()
+  }
+
+  /**
+   * NONE when this broker coordinates the group now, COORDINATOR_LOAD_IN_PROGRESS while its
+   * partition loads, NOT_COORDINATOR otherwise (also after close). For handlers answering a
+   * group-level error (OffsetFetch v2+).
+   */
+  coordinatorError(groupId: string): number {
+    if (this.closed) return E.NOT_COORDINATOR.code
+    return this.terms.errorFor(this.partitionFor(groupId)).code
+  }
+
+  /** ListGroups' error: COORDINATOR_LOAD_IN_PROGRESS while a partition served here loads (as Kafka). */
+  listErrorCode(): number {
+    return this.terms.anyLoading ? E.COORDINATOR_LOAD_IN_PROGRESS.code : NONE
+  }
+
+  private dropGroup(g: Group): void {
+    for (const m of g.members.values()) {
+      this.answerJoin(m, joinError(E.NOT_COORDINATOR.code, m.memberId))
+      this.answerSync(m, syncError(E.NOT_COORDINATOR.code))
+      this.timer.cancel(heartbeatKey(g.id, m.memberId))
+    }
+    for (const id of g.pendingMembers) this.timer.cancel(pendingKey(g.id, id))
+    this.timer.cancel(joinKey(g.id))
+    this.timer.cancel(syncKey(g.id))
+    if (this.groups.get(g.id) === g) this.groups.delete(g.id)
+  }
+
+  /** Replays one partition into fresh maps and installs them if the term still holds. */
+  private async loadPartition(term: Term): Promise<void> {
+    const p = term.partition
     const started = this.now()
     let records = 0
+    const groups = new Map<string, Group>()
+    const getOrCreate = (id: string): Group => {
+      let g = groups.get(id)
+      if (!g) groups.set(id, (g = new Group(id, this.now())))
+      return g
+    }
+    const pending: PendingTxnOffsets = new Map()
     const groupValues = new Map<string, GroupValue>()
-    for (let p = 0; p < this.store.partitions; p++) {
+    const consumer = this.consumerGroups?.beginLoad()
+    try {
       await this.store.replay(p, (key, value, txnProducerId) => {
         let r: CoordinatorRecord | null
         try {
@@ -352,17 +480,20 @@ export class GroupCoordinator {
           this.log?.warn({ err, partition: p }, 'skipping an undecodable record of the offsets topic')
           return
         }
-        if (!r) return this.consumerGroups?.replay(key, value)
+        if (!r) {
+          if (consumer) this.consumerGroups!.replayInto(consumer, key, value)
+          return
+        }
         records++
         if (r.type === 'offset') {
           if (txnProducerId >= 0) {
-            if (r.value) this.addPendingTxnOffsets(txnProducerId, r.group, [{ topic: r.topic, partition: r.partition, value: r.value }])
+            if (r.value) addPending(pending, txnProducerId, r.group, [{ topic: r.topic, partition: r.partition, value: r.value }])
           } else if (r.value === null) {
-            const g = this.groups.get(r.group)
+            const g = groups.get(r.group)
             g?.offsets.get(r.topic)?.delete(r.partition)
             if (g?.offsets.get(r.topic)?.size === 0) g.offsets.delete(r.topic)
           } else {
-            const g = this.getOrCreate(r.group)
+            const g = getOrCreate(r.group)
             let byPartition = g.offsets.get(r.topic)
             if (!byPartition) g.offsets.set(r.topic, (byPartition = new Map()))
             byPartition.set(r.partition, r.value)
@@ -372,23 +503,37 @@ export class GroupCoordinator {
         } else {
           groupValues.set(r.group, r.value)
         }
-      }, (producerId, commit) => this.completePendingTxnOffsets(producerId, commit, p))
+      }, (producerId, commit) => completePending(pending, producerId, commit, (g) => this.partitionFor(g) === p, getOrCreate))
+    } catch (err) {
+      if (this.terms.isCurrent(term)) this.terms.end(p)
+      this.log?.error({ err, partition: p }, 'failed to load an offsets partition; its groups are not served here')
+      throw err
     }
     for (const [id, v] of groupValues) {
-      const g = this.getOrCreate(id)
+      const g = getOrCreate(id)
       g.generationId = v.generationId
       g.protocolType = v.protocolType
       g.hasMetadataRecord = true
-      // Members do not survive a restart: the group is Empty, and its offsets age from now on
-      // unless it already was empty when written.
+      // Members do not survive a move of the coordinator: the group is Empty, and its offsets
+      // age from now on unless it already was empty when written.
       g.stateTimestamp = v.members.length === 0 ? v.stateTimestamp : this.now()
     }
-    for (const [id, g] of this.groups) {
-      if (!g.hasOffsets && !g.hasMetadataRecord) this.groups.delete(id)
+    for (const [id, g] of groups) {
+      if (!g.hasOffsets && !g.hasMetadataRecord) groups.delete(id)
     }
-    this.log?.info({ groups: this.groups.size, records, ms: this.now() - started }, 'group coordinator loaded')
-    this.consumerGroups?.loaded()
-    this.scheduleExpiry()
+    if (this.closed || !this.terms.isCurrent(term)) return // resigned (or closed) meanwhile: nothing to install
+    for (const [id, g] of groups) {
+      const stale = this.groups.get(id)
+      if (stale) this.dropGroup(stale)
+      this.groups.set(id, g)
+    }
+    for (const [producerId, byGroup] of pending) for (const [groupId, byPartition] of byGroup) addPending(this.pendingTxnOffsets, producerId, groupId, [...byPartition.values()])
+    if (consumer) this.consumerGroups!.install(p, consumer)
+    term.state = 'active'
+    // Markers that reached the partition while it loaded (the replay may have missed them).
+    for (const c of this.loadCompletions.get(term) ?? []) this.completePendingTxnOffsets(c.producerId, c.commit, p)
+    this.log?.info({ partition: p, groups: groups.size, records, ms: this.now() - started }, 'group coordinator loaded an offsets partition')
+    if (!this.timer.has('expire-offsets')) this.scheduleExpiry()
   }
 
   async close(): Promise<void> {
@@ -417,6 +562,8 @@ export class GroupCoordinator {
   private doJoin(req: JoinRequest, respond: (r: JoinResult) => void): void {
     if (this.closed) return respond(joinError(E.NOT_COORDINATOR.code, req.memberId))
     if (!req.groupId) return respond(joinError(E.INVALID_GROUP_ID.code, req.memberId))
+    const owner = this.coordinatorError(req.groupId)
+    if (owner !== NONE) return respond(joinError(owner, req.memberId))
     const consumerCode = this.consumerGroups?.classicJoin(req.groupId) ?? NONE
     if (consumerCode !== NONE) return respond(joinError(consumerCode, req.memberId))
     if (req.sessionTimeoutMs < this.config.minSessionTimeoutMs || req.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
@@ -584,6 +731,7 @@ export class GroupCoordinator {
         const generation = group.generationId
         this.track(this.persistGroup(group)).then(
           () => {
+            if (!this.isServed(group)) return respond(joinError(E.NOT_COORDINATOR.code, newMemberId)) // resigned meanwhile
             const isLeader = group.leaderId === newMemberId
             const skip = isLeader && req.apiVersion >= 9
             respond({
@@ -745,7 +893,8 @@ export class GroupCoordinator {
   }
 
   private doSync(req: SyncRequest, respond: (r: SyncResult) => void): void {
-    if (this.closed) return respond(syncError(E.NOT_COORDINATOR.code))
+    const owner = this.coordinatorError(req.groupId)
+    if (owner !== NONE) return respond(syncError(owner))
     const group = this.groups.get(req.groupId)
     if (!group) return respond(syncError(E.UNKNOWN_MEMBER_ID.code))
     if (group.state === 'Dead') return respond(syncError(E.COORDINATOR_NOT_AVAILABLE.code))
@@ -804,7 +953,8 @@ export class GroupCoordinator {
   // ---- Heartbeat and sessions --------------------------------------------------------------------
 
   heartbeat(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null): number {
-    if (this.closed) return E.NOT_COORDINATOR.code
+    const owner = this.coordinatorError(groupId)
+    if (owner !== NONE) return owner
     const group = this.groups.get(groupId)
     if (!group) return E.UNKNOWN_MEMBER_ID.code
     if (group.state === 'Dead') return E.COORDINATOR_NOT_AVAILABLE.code
@@ -880,7 +1030,8 @@ export class GroupCoordinator {
   // ---- LeaveGroup ------------------------------------------------------------------------------
 
   leave(groupId: string, members: MemberIdentity[]): LeaveResult {
-    if (this.closed) return { errorCode: E.NOT_COORDINATOR.code, members: [] }
+    const owner = this.coordinatorError(groupId)
+    if (owner !== NONE) return { errorCode: owner, members: [] }
     const group = this.groups.get(groupId)
     const each = (errorCode: number): LeaveResult => ({ errorCode, members: members.map((m) => ({ ...m, errorCode })) })
     if (!group) return each(E.UNKNOWN_MEMBER_ID.code)
@@ -913,6 +1064,8 @@ export class GroupCoordinator {
     const all = (code: number) => req.offsets.map(() => code)
     if (this.closed) return all(E.NOT_COORDINATOR.code)
     if (!req.groupId) return all(E.INVALID_GROUP_ID.code)
+    const owner = this.coordinatorError(req.groupId)
+    if (owner !== NONE) return all(owner)
     let group = this.groups.get(req.groupId)
     const consumerCode = this.consumerGroups?.validateCommit(req.groupId, req.memberId, req.generationId)
     if (consumerCode !== undefined) {
@@ -950,6 +1103,7 @@ export class GroupCoordinator {
       records.push({ type: 'offset', group: req.groupId, topic: o.topic, partition: o.partition, value })
     }
     if (records.length === 0) return errors
+    const term = this.termOf(req.groupId)
     try {
       await this.track(this.append(req.groupId, records))
     } catch (err) {
@@ -957,6 +1111,8 @@ export class GroupCoordinator {
       this.log?.warn({ err, group: req.groupId }, 'failed to write offset commits')
       return errors.map((e) => (e === NONE ? code : e))
     }
+    // Written (committed): if the partition moved meanwhile, its next leader replays the commit.
+    if (!term || !this.terms.isCurrent(term)) return errors
     const g = this.groups.get(req.groupId) ?? this.getOrCreate(req.groupId)
     req.offsets.forEach((o, i) => {
       const v = values[i]
@@ -981,10 +1137,18 @@ export class GroupCoordinator {
   /**
    * Committed offsets of a group: of the given partitions, or every one when topics is null. With
    * requireStable, a partition with a transactional commit still pending is UNSTABLE_OFFSET_COMMIT.
+   * For a group not coordinated here (or loading) every asked partition carries that error
+   * (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS), as Kafka answers OffsetFetch v0-1; a handler
+   * answering a group-level error asks coordinatorError first.
    */
   fetchOffsets(groupId: string, topics: { topic: string; partitions: number[] }[] | null, requireStable = false): FetchedOffset[] {
-    const group = this.groups.get(groupId)
     const out: FetchedOffset[] = []
+    const owner = this.coordinatorError(groupId)
+    if (owner !== NONE) {
+      if (topics) for (const t of topics) for (const p of t.partitions) out.push({ topic: t.topic, partition: p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: owner })
+      return out
+    }
+    const group = this.groups.get(groupId)
     const entry = (topic: string, partition: number, v: OffsetValue | undefined): FetchedOffset =>
       requireStable && this.hasPendingTxnOffset(groupId, topic, partition)
         ? { topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: E.UNSTABLE_OFFSET_COMMIT.code }
@@ -1010,6 +1174,8 @@ export class GroupCoordinator {
     const all = (code: number) => req.offsets.map(() => code)
     if (this.closed) return all(E.NOT_COORDINATOR.code)
     if (!req.groupId) return all(E.INVALID_GROUP_ID.code)
+    const owner = this.coordinatorError(req.groupId)
+    if (owner !== NONE) return all(owner)
     const consumerCode = req.generationId >= 0 || req.memberId ? this.consumerGroups?.validateCommit(req.groupId, req.memberId, req.generationId) : undefined
     if (consumerCode !== undefined) {
       if (consumerCode !== NONE) return all(consumerCode)
@@ -1040,6 +1206,7 @@ export class GroupCoordinator {
       records.push({ type: 'offset', group: req.groupId, topic: o.topic, partition: o.partition, value })
     }
     if (records.length === 0) return errors
+    const term = this.termOf(req.groupId)
     try {
       await this.track(this.append(req.groupId, records, { producerId: req.producerId, producerEpoch: req.producerEpoch }))
     } catch (err) {
@@ -1047,15 +1214,24 @@ export class GroupCoordinator {
       this.log?.warn({ err, group: req.groupId }, 'failed to write transactional offset commits')
       return errors.map((e) => (e === NONE ? code : e))
     }
-    this.addPendingTxnOffsets(req.producerId, req.groupId, pending)
+    if (!term || !this.terms.isCurrent(term)) return errors // the partition's next leader replays them
+    addPending(this.pendingTxnOffsets, req.producerId, req.groupId, pending)
     return errors
   }
 
   /**
    * A transaction marker of producerId reached partition `offsetsPartition` of the offsets
    * topic: its pending offsets of the groups there become committed offsets, or are dropped.
+   * While the partition loads, the marker is applied after the load; on a partition not served
+   * here it is ignored (its leader replays it).
    */
   completeTransaction(producerId: number, commit: boolean, offsetsPartition: number): void {
+    const term = this.terms.get(offsetsPartition)
+    if (!term) return
+    if (term.state === 'loading') {
+      this.loadCompletions.get(term)?.push({ producerId, commit })
+      return
+    }
     this.completePendingTxnOffsets(producerId, commit, offsetsPartition)
   }
 
@@ -1065,35 +1241,16 @@ export class GroupCoordinator {
     return false
   }
 
-  private addPendingTxnOffsets(producerId: number, groupId: string, offsets: PendingTxnOffset[]): void {
-    let byGroup = this.pendingTxnOffsets.get(producerId)
-    if (!byGroup) this.pendingTxnOffsets.set(producerId, (byGroup = new Map()))
-    let byPartition = byGroup.get(groupId)
-    if (!byPartition) byGroup.set(groupId, (byPartition = new Map()))
-    for (const o of offsets) byPartition.set(`${o.topic}\0${o.partition}`, o)
-  }
-
   private completePendingTxnOffsets(producerId: number, commit: boolean, offsetsPartition: number): void {
-    const byGroup = this.pendingTxnOffsets.get(producerId)
-    if (!byGroup) return
-    for (const [groupId, byPartition] of byGroup) {
-      if (this.partitionFor(groupId) !== offsetsPartition) continue
-      byGroup.delete(groupId)
-      if (!commit) continue
-      const g = this.getOrCreate(groupId)
-      for (const o of byPartition.values()) {
-        let offsets = g.offsets.get(o.topic)
-        if (!offsets) g.offsets.set(o.topic, (offsets = new Map()))
-        offsets.set(o.partition, o.value)
-      }
-    }
-    if (byGroup.size === 0) this.pendingTxnOffsets.delete(producerId)
+    completePending(this.pendingTxnOffsets, producerId, commit, (g) => this.partitionFor(g) === offsetsPartition, (id) => this.getOrCreate(id))
   }
 
   /** OffsetDelete: per partition error codes, or a group-level error. */
   async deleteOffsets(groupId: string, partitions: { topic: string; partition: number }[]): Promise<{ errorCode: number; partitions: number[] }> {
     if (this.closed) return { errorCode: E.NOT_COORDINATOR.code, partitions: [] }
     if (!groupId) return { errorCode: E.INVALID_GROUP_ID.code, partitions: [] }
+    const owner = this.coordinatorError(groupId)
+    if (owner !== NONE) return { errorCode: owner, partitions: [] }
     const group = this.groups.get(groupId)
     if (!group || group.state === 'Dead') return { errorCode: E.GROUP_ID_NOT_FOUND.code, partitions: [] }
     if (group.state !== 'Empty' && group.protocolType !== CONSUMER_PROTOCOL_TYPE) return { errorCode: E.NON_EMPTY_GROUP.code, partitions: [] }
@@ -1130,7 +1287,7 @@ export class GroupCoordinator {
   async forgetTopic(topic: string): Promise<void> {
     for (const group of [...this.groups.values()]) {
       const byPartition = group.offsets.get(topic)
-      if (!byPartition) continue
+      if (!byPartition || !this.isServed(group)) continue
       const records: CoordinatorRecord[] = [...byPartition.keys()].map((partition) => ({ type: 'offset', group: group.id, topic, partition, value: null }))
       try {
         await this.track(this.append(group.id, records))
@@ -1144,6 +1301,8 @@ export class GroupCoordinator {
   // ---- Describe, list, delete ------------------------------------------------------------------
 
   describe(groupId: string): GroupDescription {
+    const owner = this.coordinatorError(groupId)
+    if (owner !== NONE) return { errorCode: owner, groupId, state: 'Dead', protocolType: '', protocolData: '', members: [] }
     const consumer = this.consumerGroups?.describeClassic(groupId)
     if (consumer) return consumer
     const group = this.groups.get(groupId)
@@ -1189,6 +1348,8 @@ export class GroupCoordinator {
   private async deleteGroup(groupId: string): Promise<number> {
     if (this.closed) return E.NOT_COORDINATOR.code
     if (!groupId) return E.INVALID_GROUP_ID.code
+    const owner = this.coordinatorError(groupId)
+    if (owner !== NONE) return owner
     // A consumer group's records go first; its offsets are held here.
     const consumerCode = await this.consumerGroups?.deleteGroup(groupId)
     if (consumerCode !== undefined && consumerCode !== NONE) return consumerCode
@@ -1236,7 +1397,7 @@ export class GroupCoordinator {
     const retention = this.config.offsetsRetentionMs
     let expired = 0
     for (const group of [...this.groups.values()]) {
-      if (group.state === 'Dead') continue
+      if (group.state === 'Dead' || !this.isServed(group)) continue // dead, or its partition moved meanwhile
       const records: CoordinatorRecord[] = []
       // Offsets of a consumer group age from their commit, unless it subscribes to their topic.
       const consumerSubscribed = this.consumerGroups?.subscribedTopics(group.id)
@@ -1258,7 +1419,7 @@ export class GroupCoordinator {
         expired += records.length
         this.log?.info({ group: group.id, offsets: records.length }, 'expired committed offsets')
       }
-      if (group.state === 'Empty' && !group.hasOffsets && group.members.size === 0 && group.pendingMembers.size === 0) await this.removeGroup(group)
+      if (group.state === 'Empty' && !group.hasOffsets && group.members.size === 0 && group.pendingMembers.size === 0 && this.isServed(group)) await this.removeGroup(group)
     }
     return expired
   }
@@ -1288,6 +1449,16 @@ export class GroupCoordinator {
     const done = () => this.inflight.delete(p)
     p.then(done, done)
     return p
+  }
+
+  /** The current term of the group's partition (undefined when not served here). */
+  private termOf(groupId: string): Term | undefined {
+    return this.terms.get(this.partitionFor(groupId))
+  }
+
+  /** Whether a group object is still the one this coordinator serves (not dropped by a resign, deleted or replaced). */
+  private isServed(group: Group): boolean {
+    return this.groups.get(group.id) === group
   }
 
   private getOrCreate(groupId: string): Group {

@@ -31,7 +31,7 @@ describe('offsets log records', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fjord-offsets-'))
     try {
       const log = await PartitionLog.open(path.join(dir, '__consumer_offsets-0'))
-      const store = new LogGroupStore(1, () => log)
+      const store = new LogGroupStore(1, () => log, (_p, batches) => log.append(batches).done)
       const a = encodeRecord({ type: 'offset', group: 'g', topic: 't', partition: 0, value: { offset: 1, leaderEpoch: -1, metadata: null, commitTimestamp: 1, expireTimestamp: -1 } })
       const b = encodeRecord({ type: 'group', group: 'g', value: null })
       await store.append(0, [a])

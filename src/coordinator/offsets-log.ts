@@ -132,6 +132,8 @@ type StoredRecord = KeyValue & { producerId?: number; marker?: boolean }
 export class MemoryGroupStore implements GroupStore {
   readonly logs: StoredRecord[][]
   failNext: KafkaError | null = null
+  /** While set, replays wait for it before reading (tests of COORDINATOR_LOAD_IN_PROGRESS). */
+  replayGate: Promise<void> | null = null
 
   constructor(readonly partitions = 1) {
     this.logs = Array.from({ length: partitions }, () => [])
@@ -153,7 +155,8 @@ export class MemoryGroupStore implements GroupStore {
   }
 
   async replay(partition: number, fn: (key: Buffer, value: Buffer | null, txnProducerId: number) => void, onMarker?: (producerId: number, commit: boolean) => void): Promise<void> {
-    for (const r of this.logs[partition]!) {
+    if (this.replayGate) await this.replayGate
+    for (const r of [...this.logs[partition]!]) {
       if (r.marker !== undefined) onMarker?.(r.producerId!, r.marker)
       else fn(r.key, r.value, r.producerId ?? -1)
     }
@@ -162,16 +165,27 @@ export class MemoryGroupStore implements GroupStore {
 
 const REPLAY_READ_BYTES = 4 * 1024 * 1024
 
-/** The store over the partitions of __consumer_offsets. */
+/**
+ * Writes batches to a partition this broker leads and resolves once they are committed
+ * (replicated: the high watermark is past them); rejects with NOT_LEADER_OR_FOLLOWER and the like
+ * otherwise. The broker's appendCommitted.
+ */
+export type CommittedAppend = (partition: number, batches: Buffer[]) => Promise<unknown>
+
+/**
+ * The store over the partitions of an internal topic (__consumer_offsets, __transaction_state):
+ * writes go through the broker's committed (replicated) append, replays read the local replica.
+ */
 export class LogGroupStore implements GroupStore {
   constructor(
     readonly partitions: number,
     private readonly partitionLog: (partition: number) => PartitionLog | undefined,
+    private readonly appendCommitted: CommittedAppend,
   ) {}
 
   private log(partition: number): PartitionLog {
     const log = this.partitionLog(partition)
-    if (!log) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC}-${partition} is not available`)
+    if (!log) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `partition ${partition} of the coordinator's topic is not available here`)
     return log
   }
 
@@ -180,7 +194,7 @@ export class LogGroupStore implements GroupStore {
       records: records.map((r) => ({ key: r.key, value: r.value })),
       ...(txn ? { producerId: txn.producerId, producerEpoch: txn.producerEpoch, transactional: true } : {}),
     })
-    await this.log(partition).append([batch]).done
+    await this.appendCommitted(partition, [batch])
   }
 
   async replay(partition: number, fn: (key: Buffer, value: Buffer | null, txnProducerId: number) => void, onMarker?: (producerId: number, commit: boolean) => void): Promise<void> {

@@ -10,16 +10,20 @@
 // intermediate states Kafka answers with CONCURRENT_TRANSACTIONS are only seen when markers
 // could not be written and are being retried.
 //
-// On one broker every partition is local, so markers go straight to storage (MarkerTarget)
-// instead of WriteTxnMarkers requests. Deadlines (timed-out transactions, expired ids, marker
-// retries) share one DeadlineTimer.
+// The coordinator of a transactional id is the leader of the partition of __transaction_state
+// the id hashes to: becomeLeader(partition) replays that partition (COORDINATOR_LOAD_IN_PROGRESS
+// meanwhile) and completes the Prepare* transactions found there, resign(partition) drops its
+// ids; requests for ids of other partitions answer NOT_COORDINATOR. Markers go to each
+// partition's leader through a MarkerTarget (the local log, or WriteTxnMarkers to another
+// broker). Deadlines (timed-out transactions, expired ids, marker retries) share one DeadlineTimer.
 
-import { ErrorCode as E, KafkaError, type KafkaErrorInfo } from '../../protocol/errors.js'
+import { ErrorCode as E, type KafkaErrorInfo } from '../../protocol/errors.js'
 import type { Logger } from '../group-coordinator.js'
 import { partitionFor, type GroupStore } from '../offsets-log.js'
 import { DeadlineTimer } from '../timers.js'
 import type { TxnConfig } from './config.js'
-import { TXN_STATES, decodeTxnRecord, encodeTxnRecord, type TxnLogValue, type TxnState } from './txn-log.js'
+import { PartitionTerms, coordinatorWriteError, type Term } from '../ownership.js'
+import { TXN_STATES, TXN_TOPIC, decodeTxnRecord, encodeTxnRecord, type TxnLogValue, type TxnState } from './txn-log.js'
 
 export const NO_PRODUCER_ID = -1
 export const NO_PRODUCER_EPOCH = -1
@@ -40,10 +44,12 @@ export interface TxnMarker {
   coordinatorEpoch: number
 }
 
-/** Where markers go: the partition logs of this broker. */
+/** Where markers go: the partition's leader, this broker or another (markers.ts). */
 export interface MarkerTarget {
-  /** Writes a marker and resolves once it is durable; false when the partition no longer exists (nothing to end). */
+  /** Writes a marker and resolves once it is durable; false when there is nothing to end (the partition is gone, or the marker is stale). */
   writeMarker(topic: string, partition: number, marker: TxnMarker): Promise<boolean>
+  /** Releases connections to other brokers (on close). */
+  close?(): void
 }
 
 /** The in-memory state of one transactional id (Kafka's TransactionMetadata). */
@@ -115,9 +121,6 @@ function fromValue(transactionalId: string, v: TxnLogValue): TxnMetadata {
   }
 }
 
-function storeError(err: unknown): KafkaErrorInfo {
-  return err instanceof KafkaError && err.code === E.NOT_COORDINATOR.code ? E.NOT_COORDINATOR : E.COORDINATOR_NOT_AVAILABLE
-}
 
 const isPrepare = (s: TxnState) => s === 'PrepareCommit' || s === 'PrepareAbort'
 const isComplete = (s: TxnState) => s === 'CompleteCommit' || s === 'CompleteAbort'
@@ -130,7 +133,8 @@ export class TransactionCoordinator {
   private readonly timer: DeadlineTimer
   private readonly inflight = new Set<Promise<unknown>>()
   private closed = false
-  private loaded = false
+  /** The partitions of the transaction log this coordinator serves (becomeLeader/resign). */
+  private readonly terms: PartitionTerms
 
   constructor(
     readonly config: TxnConfig,
@@ -141,46 +145,116 @@ export class TransactionCoordinator {
     private readonly now: () => number = Date.now,
   ) {
     this.timer = new DeadlineTimer(now)
+    this.terms = new PartitionTerms(TXN_TOPIC, store.partitions)
   }
 
   partitionFor(transactionalId: string): number {
     return partitionFor(transactionalId, this.store.partitions)
   }
 
-  /**
-   * Replays __transaction_state, completes the transactions found in PrepareCommit/PrepareAbort
-   * (their markers are written again), then aborts ongoing ones past their timeout and starts
-   * the periodic scans.
-   */
+  /** Becomes the coordinator of every partition of the transaction log (one broker; tests). */
   async load(): Promise<void> {
+    for (let p = 0; p < this.store.partitions; p++) await this.becomeLeader(p)
+  }
+
+  /**
+   * This broker now leads partition `partition` of __transaction_state: its records are replayed
+   * (requests for its ids answer COORDINATOR_LOAD_IN_PROGRESS meanwhile), then transactions found
+   * in PrepareCommit/PrepareAbort are completed (their markers written again), ongoing ones past
+   * their timeout are aborted, and the periodic scans run. Resolves once that is done. Calling it
+   * again for the same leadership returns the same load; a newer leader epoch than the one loaded
+   * (both known) drops the state and loads again. The leader epoch, when known, is the
+   * coordinator epoch of the markers written for this partition's transactions (as Kafka's).
+   * Rejects when the replay fails (the partition is then not served: NOT_COORDINATOR).
+   */
+  becomeLeader(partition: number, leaderEpoch = -1): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    const current = this.terms.get(partition)
+    if (current) {
+      if (leaderEpoch < 0 || leaderEpoch <= current.leaderEpoch) return current.loaded
+      if (current.leaderEpoch >= 0) this.resign(partition)
+      else {
+        current.leaderEpoch = leaderEpoch // the same leadership, now with its epoch
+        return current.loaded
+      }
+    }
+    const term = this.terms.begin(partition, leaderEpoch)
+    term.loaded = this.loadPartition(term)
+    return term.loaded
+  }
+
+  /**
+   * This broker no longer leads the partition: its transactional ids are dropped from memory
+   * (with their marker retries), later requests for them answer NOT_COORDINATOR, and operations
+   * already running for them stop at their next step. Transactions in flight are left to the
+   * next leader, which completes Prepare* states when it loads the partition.
+   */
+  resign(partition: number): void {
+    const term = this.terms.end(partition)
+    if (!term) return
+    let dropped = 0
+    for (const id of [...this.txns.keys()]) {
+      if (this.partitionFor(id) !== partition) continue
+      this.txns.delete(id)
+      this.markersLeft.delete(id)
+      this.timer.cancel(`retry\0${id}`)
+      dropped++
+    }
+    this.log?.info({ partition, transactionalIds: dropped, wasLoading: term.state === 'loading' }, 'resigned as transaction coordinator of a transaction log partition')
+  }
+
+  /** Partitions of the transaction log served here (loading or loaded). */
+  ownedPartitions(): number[] {
+    return this.terms.owned()
+  }
+
+  /** NONE when this broker coordinates the transactional id now, COORDINATOR_LOAD_IN_PROGRESS while its partition loads, NOT_COORDINATOR otherwise. */
+  coordinatorError(transactionalId: string): KafkaErrorInfo {
+    if (this.closed) return E.NOT_COORDINATOR
+    return this.terms.errorFor(this.partitionFor(transactionalId))
+  }
+
+  private async loadPartition(term: Term): Promise<void> {
+    const p = term.partition
     const started = this.now()
     let records = 0
-    for (let p = 0; p < this.store.partitions; p++) {
+    const txns = new Map<string, TxnMetadata>()
+    try {
       await this.store.replay(p, (key, value) => {
         try {
           const r = decodeTxnRecord(key, value)
           if (!r) return
           records++
-          if (r.value === null) this.txns.delete(r.transactionalId)
-          else this.txns.set(r.transactionalId, fromValue(r.transactionalId, r.value))
+          if (r.value === null) txns.delete(r.transactionalId)
+          else txns.set(r.transactionalId, fromValue(r.transactionalId, r.value))
         } catch (err) {
           this.log?.warn({ err, partition: p }, 'skipping an undecodable record of the transaction log')
         }
       })
+    } catch (err) {
+      if (this.terms.isCurrent(term)) this.terms.end(p)
+      this.log?.error({ err, partition: p }, 'failed to load a transaction log partition; its transactional ids are not served here')
+      throw err
     }
-    this.loaded = true
-    const completing = [...this.txns.values()].filter((m) => isPrepare(m.state))
-    this.log?.info({ transactionalIds: this.txns.size, records, completing: completing.length, ms: this.now() - started }, 'transaction coordinator loaded')
+    if (this.closed || !this.terms.isCurrent(term)) return // resigned (or closed) meanwhile
+    for (const [id, m] of txns) {
+      this.markersLeft.delete(id)
+      this.txns.set(id, m)
+    }
+    term.state = 'active'
+    const completing = [...txns.values()].filter((m) => isPrepare(m.state))
+    this.log?.info({ partition: p, transactionalIds: txns.size, records, completing: completing.length, ms: this.now() - started }, 'transaction coordinator loaded a transaction log partition')
     await Promise.all(completing.map((m) => this.serial(m.transactionalId, () => this.complete(m.transactionalId))))
-    await this.abortTimedOut()
-    this.scheduleAbortScan()
-    this.scheduleExpiry()
+    await this.abortTimedOut(p)
+    if (!this.timer.has('abort-timed-out')) this.scheduleAbortScan()
+    if (!this.timer.has('expire-ids')) this.scheduleExpiry()
   }
 
   async close(): Promise<void> {
     this.closed = true
     this.timer.close()
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
+    this.markers.close?.()
   }
 
   // ---- InitProducerId ---------------------------------------------------------------------------
@@ -195,8 +269,8 @@ export class TransactionCoordinator {
     if (transactionalId === '') return Promise.resolve(fail(E.INVALID_REQUEST))
     if (timeoutMs <= 0 || timeoutMs > this.config.maxTimeoutMs) return Promise.resolve(fail(E.INVALID_TRANSACTION_TIMEOUT))
     return this.serial(transactionalId, async () => {
-      if (this.closed) return fail(E.NOT_COORDINATOR)
-      if (!this.loaded) return fail(E.COORDINATOR_LOAD_IN_PROGRESS)
+      const owner = this.coordinatorError(transactionalId)
+      if (owner !== E.NONE) return fail(owner)
       const now = this.now()
       let meta = this.txns.get(transactionalId)
       if (!meta) {
@@ -286,8 +360,8 @@ export class TransactionCoordinator {
   addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: { topic: string; partition: number }[]): Promise<KafkaErrorInfo> {
     if (transactionalId === '') return Promise.resolve(E.INVALID_REQUEST)
     return this.serial(transactionalId, async () => {
-      if (this.closed) return E.NOT_COORDINATOR
-      if (!this.loaded) return E.COORDINATOR_LOAD_IN_PROGRESS
+      const owner = this.coordinatorError(transactionalId)
+      if (owner !== E.NONE) return owner
       const meta = this.txns.get(transactionalId)
       if (!meta || meta.producerId !== producerId) return E.INVALID_PRODUCER_ID_MAPPING
       if (meta.producerEpoch !== producerEpoch) return E.PRODUCER_FENCED
@@ -320,8 +394,8 @@ export class TransactionCoordinator {
   endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<KafkaErrorInfo> {
     if (transactionalId === '') return Promise.resolve(E.INVALID_REQUEST)
     return this.serial(transactionalId, async () => {
-      if (this.closed) return E.NOT_COORDINATOR
-      if (!this.loaded) return E.COORDINATOR_LOAD_IN_PROGRESS
+      const owner = this.coordinatorError(transactionalId)
+      if (owner !== E.NONE) return owner
       const meta = this.txns.get(transactionalId)
       if (!meta || meta.producerId !== producerId) return E.INVALID_PRODUCER_ID_MAPPING
       if (meta.producerEpoch !== producerEpoch) return E.PRODUCER_FENCED
@@ -365,6 +439,8 @@ export class TransactionCoordinator {
   private async complete(transactionalId: string): Promise<void> {
     const meta = this.txns.get(transactionalId)
     if (!meta || !isPrepare(meta.state)) return
+    const term = this.terms.get(this.partitionFor(transactionalId))
+    if (!term || term.state !== 'active' || this.closed) return
     const commit = meta.state === 'PrepareCommit'
     let left = this.markersLeft.get(transactionalId)
     if (!left) {
@@ -372,7 +448,8 @@ export class TransactionCoordinator {
       for (const [topic, ps] of meta.partitions) for (const p of ps) left.add(pkey(topic, p))
       this.markersLeft.set(transactionalId, left)
     }
-    const marker: TxnMarker = { producerId: meta.producerId, producerEpoch: meta.producerEpoch, commit, coordinatorEpoch: COORDINATOR_EPOCH }
+    const coordinatorEpoch = term.leaderEpoch >= 0 ? term.leaderEpoch : COORDINATOR_EPOCH
+    const marker: TxnMarker = { producerId: meta.producerId, producerEpoch: meta.producerEpoch, commit, coordinatorEpoch }
     const todo = [...left]
     const outcomes = await Promise.allSettled(
       todo.map(async (k) => {
@@ -383,6 +460,7 @@ export class TransactionCoordinator {
     )
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
     if (failed) {
+      if (!this.terms.isCurrent(term)) return // no longer the coordinator: the next one writes them
       this.log?.warn({ err: failed.reason, transactionalId, partitions: left.size }, 'failed to write transaction markers; retrying')
       this.scheduleRetry(transactionalId)
       return
@@ -397,6 +475,7 @@ export class TransactionCoordinator {
   }
 
   private scheduleRetry(transactionalId: string): void {
+    if (this.coordinatorError(transactionalId) !== E.NONE) return
     this.timer.schedule(`retry\0${transactionalId}`, this.now() + MARKER_RETRY_MS, () => {
       this.track(this.serial(transactionalId, () => this.complete(transactionalId))).catch((err: unknown) => this.log?.warn({ err, transactionalId }, 'completing a transaction failed'))
     })
@@ -408,8 +487,31 @@ export class TransactionCoordinator {
    * Whether a transactional batch of this producer may go to this partition: the producer must
    * hold the current epoch of the transactional id and have added the partition to its ongoing
    * transaction. Synchronous, so pipelined produce requests keep their order.
+   *
+   * Only the coordinator of the id knows its transaction: when that is another broker the batch
+   * is not verified here (NONE, as Kafka before KIP-890; asking the coordinator with
+   * AddPartitionsToTxn verifyOnly is not done yet); while the id's partition loads here the
+   * answer is NOT_ENOUGH_REPLICAS, which every producer retries (Kafka maps coordinator errors
+   * of its verification the same way).
    */
   checkProduce(transactionalId: string, producerId: number, producerEpoch: number, topic: string, partition: number): KafkaErrorInfo {
+    const owner = this.coordinatorError(transactionalId)
+    if (owner === E.COORDINATOR_LOAD_IN_PROGRESS) return E.NOT_ENOUGH_REPLICAS
+    if (owner !== E.NONE) return E.NONE
+    return this.checkInTransaction(transactionalId, producerId, producerEpoch, topic, partition)
+  }
+
+  /**
+   * AddPartitionsToTxn verifyOnly (KIP-890, asked of the coordinator): like checkProduce, but a
+   * transactional id not coordinated here is NOT_COORDINATOR, one loading COORDINATOR_LOAD_IN_PROGRESS.
+   */
+  verifyInTransaction(transactionalId: string, producerId: number, producerEpoch: number, topic: string, partition: number): KafkaErrorInfo {
+    const owner = this.coordinatorError(transactionalId)
+    if (owner !== E.NONE) return owner
+    return this.checkInTransaction(transactionalId, producerId, producerEpoch, topic, partition)
+  }
+
+  private checkInTransaction(transactionalId: string, producerId: number, producerEpoch: number, topic: string, partition: number): KafkaErrorInfo {
     const meta = this.txns.get(transactionalId)
     if (!meta || meta.producerId !== producerId) return E.INVALID_PRODUCER_ID_MAPPING
     if (producerEpoch !== meta.producerEpoch) return E.INVALID_PRODUCER_EPOCH
@@ -417,8 +519,17 @@ export class TransactionCoordinator {
     return E.NONE
   }
 
-  /** TxnOffsetCommit: the producer's ongoing transaction must include the group's offsets partition (AddOffsetsToTxn). */
+  /**
+   * TxnOffsetCommit: the producer's ongoing transaction must include the group's offsets
+   * partition (AddOffsetsToTxn). TxnOffsetCommit goes to the group's coordinator; when the
+   * transactional id is coordinated by another broker this is not checked here (NONE, as Kafka's
+   * group coordinator does not check it either); while its partition loads here,
+   * COORDINATOR_LOAD_IN_PROGRESS (retried by clients).
+   */
   checkTxnOffsetCommit(transactionalId: string, producerId: number, producerEpoch: number, offsetsTopic: string, offsetsPartition: number): KafkaErrorInfo {
+    const owner = this.coordinatorError(transactionalId)
+    if (owner === E.COORDINATOR_LOAD_IN_PROGRESS) return owner
+    if (owner !== E.NONE) return E.NONE
     const meta = this.txns.get(transactionalId)
     if (!meta || meta.producerId !== producerId) return E.INVALID_PRODUCER_ID_MAPPING
     if (producerEpoch !== meta.producerEpoch) return E.PRODUCER_FENCED
@@ -430,9 +541,9 @@ export class TransactionCoordinator {
 
   describe(transactionalId: string): DescribedTransaction {
     const base = { transactionalId, state: '', timeoutMs: 0, startTimeMs: -1, producerId: -1, producerEpoch: -1, topics: [] }
-    if (this.closed) return { ...base, error: E.NOT_COORDINATOR }
-    if (!this.loaded) return { ...base, error: E.COORDINATOR_LOAD_IN_PROGRESS }
     if (transactionalId === '') return { ...base, error: E.INVALID_REQUEST }
+    const owner = this.coordinatorError(transactionalId)
+    if (owner !== E.NONE) return { ...base, error: owner }
     const m = this.txns.get(transactionalId)
     if (!m || m.state === 'Dead') return { ...base, error: E.TRANSACTIONAL_ID_NOT_FOUND }
     return {
@@ -450,7 +561,8 @@ export class TransactionCoordinator {
   /** ListTransactions: filters by state names and producer ids (empty: all) and, when >= 0, by how long they run. */
   list(states: string[], producerIds: number[], durationMs = -1): { error: KafkaErrorInfo; unknownStates: string[]; transactions: ListedTransaction[] } {
     if (this.closed) return { error: E.NOT_COORDINATOR, unknownStates: [], transactions: [] }
-    if (!this.loaded) return { error: E.COORDINATOR_LOAD_IN_PROGRESS, unknownStates: [], transactions: [] }
+    // As Kafka: the ids of the partitions served here, none while one of them loads.
+    if (this.terms.anyLoading) return { error: E.COORDINATOR_LOAD_IN_PROGRESS, unknownStates: [], transactions: [] }
     const known = new Set<string>(TXN_STATES)
     const unknownStates = states.filter((s) => !known.has(s))
     const wantedStates = new Set(states.filter((s) => known.has(s)))
@@ -482,10 +594,13 @@ export class TransactionCoordinator {
     })
   }
 
-  /** Aborts every ongoing transaction past its timeout, fencing its producer (the epoch is bumped). */
-  async abortTimedOut(): Promise<number> {
+  /**
+   * Aborts every ongoing transaction past its timeout, fencing its producer (the epoch is bumped);
+   * of one partition of the transaction log when given.
+   */
+  async abortTimedOut(partition?: number): Promise<number> {
     const now = this.now()
-    const due = [...this.txns.values()].filter((m) => m.state === 'Ongoing' && m.txnStartTimestamp + m.timeoutMs < now)
+    const due = [...this.txns.values()].filter((m) => m.state === 'Ongoing' && m.txnStartTimestamp + m.timeoutMs < now && (partition === undefined || this.partitionFor(m.transactionalId) === partition))
     let aborted = 0
     await Promise.all(
       due.map((m) =>
@@ -517,13 +632,15 @@ export class TransactionCoordinator {
     for (const m of idle) {
       await this.serial(m.transactionalId, async () => {
         const cur = this.txns.get(m.transactionalId)
-        if (cur !== m) return // changed meanwhile
+        if (cur !== m || this.coordinatorError(m.transactionalId) !== E.NONE) return // changed meanwhile, or moved
+        const term = this.terms.get(this.partitionFor(m.transactionalId))!
         try {
-          await this.store.append(this.partitionFor(m.transactionalId), [encodeTxnRecord({ transactionalId: m.transactionalId, value: null })])
+          await this.track(this.store.append(term.partition, [encodeTxnRecord({ transactionalId: m.transactionalId, value: null })]))
         } catch (err) {
           this.log?.warn({ err, transactionalId: m.transactionalId }, 'failed to expire a transactional id')
           return
         }
+        if (!this.terms.isCurrent(term)) return
         this.txns.delete(m.transactionalId)
         expired++
       })
@@ -536,12 +653,17 @@ export class TransactionCoordinator {
 
   /** Writes the new state of an id and installs it once durable. Runs in the id's queue. */
   private async persist(next: TxnMetadata): Promise<KafkaErrorInfo> {
+    const partition = this.partitionFor(next.transactionalId)
+    const term = this.terms.get(partition)
+    if (!term || term.state !== 'active' || this.closed) return E.NOT_COORDINATOR
     try {
-      await this.track(this.store.append(this.partitionFor(next.transactionalId), [encodeTxnRecord({ transactionalId: next.transactionalId, value: toValue(next) })]))
+      await this.track(this.store.append(partition, [encodeTxnRecord({ transactionalId: next.transactionalId, value: toValue(next) })]))
     } catch (err) {
       this.log?.warn({ err, transactionalId: next.transactionalId, state: next.state }, 'failed to write the transaction log')
-      return storeError(err)
+      return coordinatorWriteError(err)
     }
+    // The partition moved meanwhile: the record is in its log, its next leader goes on from there.
+    if (!this.terms.isCurrent(term)) return E.NOT_COORDINATOR
     this.txns.set(next.transactionalId, next)
     return E.NONE
   }
