@@ -94,8 +94,9 @@ export function isCoordinatorTopic(topic: string): boolean {
  * replaying it; the returned promise settles when they are served (for __transaction_state, once
  * its Prepare* transactions are completed too). Losing leadership drops them at once (resign is
  * synchronous). `leaderEpoch`, when known, lets a newer leadership that arrives without a resign
- * in between reload the partition, and is the coordinator epoch of transaction markers. Never
- * rejects: a failed load is logged and the partition answers NOT_COORDINATOR until the next call.
+ * in between reload the partition, and is the coordinator epoch of transaction markers: pass it
+ * always or never (see becomeLeaderOfLedPartitions). Never rejects: a failed load is logged and
+ * the partition answers NOT_COORDINATOR until the next call.
  */
 export async function onInternalLeadershipChange(host: CoordinatorsHost, topic: string, partition: number, isLeader: boolean, leaderEpoch?: number): Promise<void> {
   const coordinator = topic === OFFSETS_TOPIC ? host.groups : topic === TXN_TOPIC ? host.transactions : undefined
@@ -115,11 +116,14 @@ export async function onInternalLeadershipChange(host: CoordinatorsHost, topic: 
  * Calls becomeLeader for every partition of the internal topics this broker leads now (the
  * offsets topic first: the transaction coordinator's recovery may write markers there). For
  * Broker.open; rejects when a load fails, as the broker cannot serve its coordinators then.
+ * `leaderEpoch` names the partitions' leader epochs; pass it if onInternalLeadershipChange is
+ * given epochs too (a marker's coordinator epoch must never go down, or the partition fences
+ * the markers of a legitimate coordinator).
  */
-export async function becomeLeaderOfLedPartitions(host: CoordinatorsHost): Promise<void> {
+export async function becomeLeaderOfLedPartitions(host: CoordinatorsHost, leaderEpoch?: (topic: string, partition: number) => number): Promise<void> {
   for (const [topic, coordinator] of [[OFFSETS_TOPIC, host.groups], [TXN_TOPIC, host.transactions]] as const) {
     const partitions = host.metadata.topic(topic)?.partitions ?? 0
-    for (let p = 0; p < partitions; p++) if (host.isLeader(topic, p)) await coordinator.becomeLeader(p)
+    for (let p = 0; p < partitions; p++) if (host.isLeader(topic, p)) await coordinator.becomeLeader(p, leaderEpoch?.(topic, p) ?? -1)
   }
 }
 
