@@ -181,10 +181,18 @@ export class Controller {
       const epoch = (old?.epoch ?? 0) + 1
       const reg: BrokerRegistration = { id: info.brokerId, epoch, host: info.host, port: info.port, rack: info.rack, fenced: false, shuttingDown: false }
       records.push({ type: 'broker', ...reg })
-      // Offline partitions this broker can lead again (it was the last in their ISR).
+      // Offline partitions this broker can lead again (it was the last in their ISR), as they are
+      // once the records above apply: fencing its previous incarnation may just have taken them offline.
       const brokers = this.brokersAfter(records)
+      const pending = new Map<string, PartitionState>()
+      for (const r of records) {
+        if (r.type !== 'partition') continue
+        const { type: _, topic, partition, ...state } = r
+        pending.set(`${topic}\0${partition}`, state)
+      }
       for (const t of this.image.allTopics()) {
-        t.states.forEach((s, p) => {
+        t.states.forEach((current, p) => {
+          const s = pending.get(`${t.name}\0${p}`) ?? current
           if (s.leader === -1 && s.isr.includes(info.brokerId)) records.push(this.partitionRecord(t.name, p, s, { leader: info.brokerId }))
           else if (s.leader === -1 && s.replicas.includes(info.brokerId) && this.uncleanAllowed(t)) {
             const leader = this.electLeader(s, brokers, true)
