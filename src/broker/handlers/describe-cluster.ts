@@ -1,9 +1,13 @@
-// DescribeCluster: the cluster id, the controller and the brokers (with their racks), for admin
-// clients. As in Kafka (AuthHelper.computeDescribeClusterResponse): a broker answers endpoint
-// type BROKERS (1); CONTROLLERS (2) is MISMATCHED_ENDPOINT_TYPE and any other value
-// UNSUPPORTED_ENDPOINT_TYPE (INVALID_REQUEST for both in v0). clusterAuthorizedOperations stays
-// at its "not asked" value (-2^31) unless asked for; then, with no authorizer, it is every
-// operation Kafka supports on the cluster resource.
+// DescribeCluster: the cluster id, a "controller" and the live (unfenced) brokers with their
+// racks, from this broker's metadata image, for admin clients. As with Kafka's KRaft brokers,
+// clients never reach the controller itself: controllerId names a live broker, which forwards
+// admin changes to the controller (this broker, as Metadata answers, or the first live one if
+// this broker is fenced; -1 when none is live). As in Kafka
+// (AuthHelper.computeDescribeClusterResponse): a broker answers endpoint type BROKERS (1);
+// CONTROLLERS (2) is MISMATCHED_ENDPOINT_TYPE and any other value UNSUPPORTED_ENDPOINT_TYPE
+// (INVALID_REQUEST for both in v0). clusterAuthorizedOperations stays at its "not asked" value
+// (-2^31) unless asked for; then, with no authorizer, it is every operation Kafka supports on the
+// cluster resource.
 
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode } from '../../protocol/errors.js'
@@ -24,14 +28,16 @@ export const describeClusterHandler = defineHandler(Apis.DescribeCluster, (ctx, 
     return failed(ErrorCode.MISMATCHED_ENDPOINT_TYPE, 'The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER')
   }
   if (req.endpointType !== EndpointType.BROKER) return failed(ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, `Unsupported endpoint type ${req.endpointType}`)
+  const live = broker.link.image.liveBrokers()
+  const controllerId = live.some((b) => b.id === broker.brokerId) ? broker.brokerId : (live[0]?.id ?? -1)
   return {
     throttleTimeMs: 0,
     errorCode: 0,
     errorMessage: null,
     endpointType: EndpointType.BROKER,
     clusterId: broker.metadata.clusterId,
-    controllerId: broker.brokerId,
-    brokers: [{ brokerId: broker.brokerId, host: broker.host, port: broker.port, rack: broker.rack }],
+    controllerId,
+    brokers: live.map((b) => ({ brokerId: b.id, host: b.host, port: b.port, rack: b.rack })),
     clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : NOT_REQUESTED,
   }
 })

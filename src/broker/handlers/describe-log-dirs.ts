@@ -1,8 +1,13 @@
 // DescribeLogDirs: the broker's one log directory (its data dir, as an absolute path) and the
-// size of every partition in it; topics=null means every partition, a list only those named
-// (topics with none of their partitions here are left out). offsetLag is 0 and isFutureKey
-// false: Fjord never moves replicas between directories. v4+ adds the file system's total and
-// usable bytes (fs.statfs; -1 when the file system cannot say).
+// size of every partition replica in it, led or followed; topics=null means every partition, a
+// list only those named (topics with none of their partitions here are left out). isFutureKey is
+// false: Fjord never moves replicas between directories. offsetLag is how far this replica's log
+// end is behind the high watermark it knows, never negative — Kafka's
+// max(highWatermark - logEndOffset, 0), which is 0 for a leader (its high watermark never passes
+// its log end) and for a follower too, whose high watermark is the leader's capped at its own log
+// end: a follower does not keep the leader's uncapped high watermark, so its lag behind the
+// leader is not reported here. v4+ adds the file system's total and usable bytes (fs.statfs; -1
+// when the file system cannot say).
 
 import { statfs } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -35,7 +40,9 @@ export const describeLogDirsHandler = defineHandler(Apis.DescribeLogDirs, async 
     if (wanted && !wanted.get(p.topic)?.has(p.partition)) continue
     let list = byTopic.get(p.topic)
     if (!list) byTopic.set(p.topic, (list = []))
-    list.push({ partitionIndex: p.partition, partitionSize: p.size, offsetLag: 0, isFutureKey: false })
+    const replica = broker.replicas.get(p.topic, p.partition)
+    const offsetLag = replica ? Math.max(0, replica.hw - replica.log.logEndOffset) : 0
+    list.push({ partitionIndex: p.partition, partitionSize: p.size, offsetLag, isFutureKey: false })
   }
   const topics = [...byTopic].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, partitions]) => ({
     name,

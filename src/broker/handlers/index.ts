@@ -38,6 +38,9 @@ import { txnOffsetCommitHandler } from './txn-offset-commit.js'
 import { writeTxnMarkersHandler } from './write-txn-markers.js'
 import { describeTransactionsHandler } from './describe-transactions.js'
 import { listTransactionsHandler } from './list-transactions.js'
+import { electLeadersHandler } from './elect-leaders.js'
+import { alterPartitionReassignmentsHandler } from './alter-partition-reassignments.js'
+import { listPartitionReassignmentsHandler } from './list-partition-reassignments.js'
 
 export const handlers: Handler<any, any>[] = [
   apiVersionsHandler,
@@ -77,4 +80,7 @@ export const handlers: Handler<any, any>[] = [
   writeTxnMarkersHandler,
   describeTransactionsHandler,
   listTransactionsHandler,
+  electLeadersHandler,
+  alterPartitionReassignmentsHandler,
+  listPartitionReassignmentsHandler,
 ]
