@@ -7,12 +7,15 @@
  *       starts librdkafka's in-memory mock cluster (1 broker) with those topics, prints
  *       "mock ready: bootstrap <host:port>" and serves until SIGTERM/SIGINT or stdin closes.
  *   create    --bootstrap B --topics a:6,b:100[,...] [--timeout-ms 60000]
- *       CreateTopics through the admin API; {"seconds", "created", "errors":[...]}.
+ *             [--replication-factor 1] [--topic-config k=v[,k=v]]
+ *       CreateTopics through the admin API; {"seconds", "created", "errors":[...]}. The
+ *       replication factor and topic configs (min.insync.replicas=2, ...) apply to every topic.
  *   produce   --bootstrap B --topic T --partitions P [--size 1024] [--seconds 15]
  *             [--max-bytes N] [--acks 1] [--linger-ms 5] [--batch-size 1048576] [--rate N]
  *       records of S bytes, record i to partition i % P, until the time or byte budget ends;
  *       the clock stops when every record is acknowledged (flush). --rate N: at most N records
- *       per second (paced, not bursty), for a steady background load.
+ *       per second (paced, not bursty), for a steady background load. --queue-kbytes N: the
+ *       client queue (queue.buffering.max.kbytes, default 1048576 = 1 GiB).
  *       --idempotent true: enable.idempotence=true (which makes acks=all; --acks is ignored).
  *       --transactional-id ID [--txn-records 100]: a transactional producer (implies idempotence):
  *       init_transactions once (not timed), then begin_transaction, --txn-records records,
@@ -41,6 +44,22 @@
  *       Commands on stdin, one a line: "add K" starts K more members, "describe" asks the
  *       group's state (DescribeGroups through member 0), "quit" (or end of stdin, or --seconds,
  *       or the parent going away) exits at once without leaving the group.
+ *
+ *   acks-timeline --bootstrap B --topic T --partitions P [--rate 1000] [--size 1024]
+ *             [--idempotent true | --acks all] [--linger-ms 5] [--seconds 300] [--parent PID]
+ *       a producer at a steady rate (record i to partition i % P) that reports when its writes
+ *       are acknowledged, per partition, one JSON event per line (t = CLOCK_MONOTONIC seconds):
+ *         {"ev":"started","t",...}
+ *         {"ev":"ack","p","b","t","t_last","n","o","o_last","gap_ms"}  delivery reports of
+ *             partition p from broker b (rd_kafka_message_broker_id), grouped: a group ends when
+ *             the broker changes, after 50 ms without a report, or after 100 ms; t is the time of
+ *             its first report, gap_ms the silence before it (-1 for the partition's first)
+ *         {"ev":"fail","p","t","error"}   a failed delivery (the first 50)
+ *         {"ev":"error","t","error","reason","fatal"}   the client's error callback
+ *         {"ev":"metadata","t","brokers":[..],"partitions":[{"p","leader","replicas","isr"}]}
+ *       Commands on stdin: "metadata" (a fresh Metadata request for T), "quit" (or end of stdin,
+ *       or --seconds, or the parent going away): flush for up to 5 s, then
+ *         {"ev":"end","t","sent","delivered","failed","unflushed","queue_full"}
  *
  * MB means 10^6 bytes everywhere.
  */
@@ -214,9 +233,22 @@ static int mode_create(void) {
   rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
   rd_kafka_NewTopic_t **nt = malloc(sizeof *nt * n);
   char err[512];
+  int rf = (int)arg_num("replication-factor", 1);
+  const char *topic_config = arg("topic-config", NULL);
   for (int i = 0; i < n; i++) {
-    nt[i] = rd_kafka_NewTopic_new(topics[i].name, topics[i].partitions, 1, err, sizeof err);
+    nt[i] = rd_kafka_NewTopic_new(topics[i].name, topics[i].partitions, rf, err, sizeof err);
     if (!nt[i]) die("NewTopic %s: %s", topics[i].name, err);
+    if (topic_config) { /* --topic-config k=v,k=v: set on every topic of this call */
+      char *copy = strdup(topic_config), *save = NULL;
+      for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) die("--topic-config %s: expected key=value", kv);
+        *eq = 0;
+        rd_kafka_resp_err_t e = rd_kafka_NewTopic_set_config(nt[i], kv, eq + 1);
+        if (e) die("topic config %s: %s", kv, rd_kafka_err2str(e));
+      }
+      free(copy);
+    }
   }
   rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, err, sizeof err);
@@ -399,7 +431,7 @@ static int mode_produce(void) {
   set(conf, "linger.ms", arg("linger-ms", "5"));
   set(conf, "batch.size", arg("batch-size", "1048576"));
   set(conf, "compression.type", "none");
-  set(conf, "queue.buffering.max.kbytes", "1048576");
+  set(conf, "queue.buffering.max.kbytes", arg("queue-kbytes", "1048576"));
   set(conf, "queue.buffering.max.messages", "1000000");
   rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
   rd_kafka_conf_set_opaque(conf, &st);
@@ -857,11 +889,197 @@ static int mode_group_consume(void) {
   _exit(0);
 }
 
+/* ---- acks-timeline ---- */
+enum { AT_MAX_PARTITIONS = 1024 };
+
+typedef struct {
+  int open;
+  double first_t, last_t; /* the window being built */
+  long n;
+  int64_t o_first, o_last;
+  int32_t broker;
+  double gap_ms; /* time since the partition's previous acknowledgement, before this window; -1: none */
+  double prev_t; /* the partition's last acknowledgement so far */
+} at_window;
+
+static at_window at_win[AT_MAX_PARTITIONS];
+static long at_delivered = 0, at_failed = 0, at_fail_lines = 0, at_error_lines = 0;
+
+/* JSON-safe copy of a message */
+static void at_clean(char *dst, size_t size, const char *src) {
+  snprintf(dst, size, "%s", src ? src : "");
+  for (char *c = dst; *c; c++)
+    if (*c == '"' || *c == '\\' || (unsigned char)*c < 32) *c = '\'';
+}
+
+static void at_flush(int p) {
+  at_window *w = &at_win[p];
+  if (!w->open) return;
+  gc_emit("{\"ev\":\"ack\",\"p\":%d,\"b\":%d,\"t\":%.6f,\"t_last\":%.6f,\"n\":%ld,\"o\":%" PRId64 ",\"o_last\":%" PRId64
+          ",\"gap_ms\":%.3f}",
+          p, (int)w->broker, w->first_t, w->last_t, w->n, w->o_first, w->o_last, w->gap_ms);
+  w->open = 0;
+}
+
+static void at_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk;
+  (void)opaque;
+  double t = now_s();
+  int p = m->partition;
+  if (m->err) {
+    at_failed++;
+    if (at_fail_lines++ < 50)
+      gc_emit("{\"ev\":\"fail\",\"p\":%d,\"t\":%.6f,\"error\":\"%s\"}", p, t, rd_kafka_err2name(m->err));
+    return;
+  }
+  at_delivered++;
+  if (p < 0 || p >= AT_MAX_PARTITIONS) return;
+  at_window *w = &at_win[p];
+  int32_t b = rd_kafka_message_broker_id(m);
+  double gap = w->prev_t > 0 ? t - w->prev_t : -1;
+  /* a window ends when the acknowledging broker changes, after a 50 ms silence, or after 100 ms */
+  if (w->open && (b != w->broker || gap > 0.05 || t - w->first_t > 0.1)) at_flush(p);
+  if (!w->open) {
+    w->open = 1;
+    w->first_t = t;
+    w->n = 0;
+    w->o_first = m->offset;
+    w->broker = b;
+    w->gap_ms = gap < 0 ? -1 : gap * 1000;
+  }
+  w->n++;
+  w->last_t = t;
+  w->o_last = m->offset;
+  w->prev_t = t;
+}
+
+static void at_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+  (void)opaque;
+  char r[400];
+  at_clean(r, sizeof r, reason);
+  int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+  char fr[400] = "";
+  if (fatal) {
+    char buf[300];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
+    at_clean(fr, sizeof fr, buf);
+    err = orig;
+  }
+  if (at_error_lines++ < 100 || fatal)
+    gc_emit("{\"ev\":\"error\",\"t\":%.6f,\"error\":\"%s\",\"reason\":\"%s%s\",\"fatal\":%s}", now_s(),
+            rd_kafka_err2name((rd_kafka_resp_err_t)err), r, fr, fatal ? "true" : "false");
+}
+
+static void at_metadata(rd_kafka_t *rk, rd_kafka_topic_t *rkt) {
+  const struct rd_kafka_metadata *md;
+  double t = now_s();
+  rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
+  if (e) {
+    gc_emit("{\"ev\":\"metadata\",\"t\":%.6f,\"error\":\"%s\"}", t, rd_kafka_err2name(e));
+    return;
+  }
+  static char line[60000];
+  int at = snprintf(line, sizeof line, "{\"ev\":\"metadata\",\"t\":%.6f,\"brokers\":[", t);
+  for (int i = 0; i < md->broker_cnt && at < (int)sizeof line - 200; i++)
+    at += snprintf(line + at, sizeof line - at, "%s%d", i ? "," : "", (int)md->brokers[i].id);
+  at += snprintf(line + at, sizeof line - at, "],\"partitions\":[");
+  if (md->topic_cnt == 1) {
+    const rd_kafka_metadata_topic_t *tp = &md->topics[0];
+    for (int i = 0; i < tp->partition_cnt && at < (int)sizeof line - 400; i++) {
+      const rd_kafka_metadata_partition_t *pp = &tp->partitions[i];
+      at += snprintf(line + at, sizeof line - at, "%s{\"p\":%d,\"leader\":%d,\"error\":\"%s\",\"replicas\":[", i ? "," : "",
+                     (int)pp->id, (int)pp->leader, pp->err ? rd_kafka_err2name(pp->err) : "");
+      for (int r = 0; r < pp->replica_cnt; r++) at += snprintf(line + at, sizeof line - at, "%s%d", r ? "," : "", (int)pp->replicas[r]);
+      at += snprintf(line + at, sizeof line - at, "],\"isr\":[");
+      for (int r = 0; r < pp->isr_cnt; r++) at += snprintf(line + at, sizeof line - at, "%s%d", r ? "," : "", (int)pp->isrs[r]);
+      at += snprintf(line + at, sizeof line - at, "]}");
+    }
+  }
+  snprintf(line + at, sizeof line - at, "]}");
+  rd_kafka_metadata_destroy(md);
+  gc_emit("%s", line);
+}
+
+static int mode_acks_timeline(void) {
+  const char *topic = arg_req("topic");
+  int partitions = (int)arg_num("partitions", 6);
+  int size = (int)arg_num("size", 1024);
+  double rate = arg_num("rate", 1000);
+  double deadline = now_s() + arg_num("seconds", 300);
+  pid_t parent = (pid_t)arg_num("parent", 0);
+  rd_kafka_conf_t *conf = base_conf();
+  int idempotent = arg_flag("idempotent");
+  if (idempotent)
+    set(conf, "enable.idempotence", "true");
+  else
+    set(conf, "acks", arg("acks", "all"));
+  set(conf, "linger.ms", arg("linger-ms", "5"));
+  set(conf, "compression.type", "none");
+  rd_kafka_conf_set_dr_msg_cb(conf, at_dr_cb);
+  rd_kafka_conf_set_error_cb(conf, at_error_cb);
+  rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  int np = partition_count(rk, rkt);
+  if (np < partitions) partitions = np;
+  if (partitions > AT_MAX_PARTITIONS) partitions = AT_MAX_PARTITIONS;
+  char *payload = malloc(size);
+  for (int i = 0; i < size; i++) payload[i] = (char)('a' + i % 26);
+  double t0 = now_s();
+  gc_emit("{\"ev\":\"started\",\"t\":%.6f,\"partitions\":%d,\"rate\":%.1f,\"idempotent\":%s}", t0, partitions, rate,
+          idempotent ? "true" : "false");
+  long sent = 0, queue_full = 0;
+  char buf[4096];
+  size_t have = 0;
+  int quit = 0;
+  while (!quit && now_s() < deadline) {
+    if (parent > 1 && getppid() != parent) break;
+    long due = (long)((now_s() - t0) * rate) + 1;
+    while (sent < due) {
+      if (rd_kafka_produce(rkt, (int32_t)(sent % partitions), 0, payload, size, NULL, 0, NULL) == -1) {
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce: %s", rd_kafka_err2str(e));
+        queue_full++;
+        break; /* try again on the next round */
+      }
+      sent++;
+    }
+    rd_kafka_poll(rk, 1); /* delivery reports; sleeps up to 1 ms */
+    double now = now_s();
+    for (int p = 0; p < partitions; p++)
+      if (at_win[p].open && now - at_win[p].last_t > 0.05) at_flush(p);
+    struct pollfd pfd = {0, POLLIN, 0};
+    if (poll(&pfd, 1, 0) > 0) {
+      ssize_t n = read(0, buf + have, sizeof buf - 1 - have);
+      if (n <= 0) break; /* stdin closed */
+      have += (size_t)n;
+      buf[have] = 0;
+      char *nl;
+      while ((nl = strchr(buf, '\n'))) {
+        *nl = 0;
+        if (strcmp(buf, "metadata") == 0)
+          at_metadata(rk, rkt);
+        else if (strcmp(buf, "quit") == 0)
+          quit = 1;
+        size_t used = (size_t)(nl + 1 - buf);
+        memmove(buf, nl + 1, have - used + 1);
+        have -= used;
+      }
+      if (have >= sizeof buf - 1) have = 0;
+    }
+  }
+  rd_kafka_flush(rk, 5000);
+  for (int p = 0; p < partitions; p++) at_flush(p);
+  gc_emit("{\"ev\":\"end\",\"t\":%.6f,\"sent\":%ld,\"delivered\":%ld,\"failed\":%ld,\"unflushed\":%d,\"queue_full\":%ld}", now_s(),
+          sent, at_delivered, at_failed, rd_kafka_outq_len(rk), queue_full);
+  fflush(stdout);
+  _exit(0);
+}
+
 int main(int argc, char **argv) {
   g_argc = argc;
   g_argv = argv;
   setvbuf(stdout, NULL, _IOLBF, 0);
-  if (argc < 2) die("usage: rdkafka-driver mock-server|create|produce|consume|latency|group-consume --key value ...");
+  if (argc < 2) die("usage: rdkafka-driver mock-server|create|produce|consume|latency|group-consume|acks-timeline --key value ...");
   const char *mode = argv[1];
   if (strcmp(mode, "version") == 0) {
     printf("{\"librdkafka\":\"%s\"}\n", rd_kafka_version_str());
@@ -873,6 +1091,7 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "consume") == 0) return mode_consume();
   if (strcmp(mode, "latency") == 0) return mode_latency();
   if (strcmp(mode, "group-consume") == 0) return mode_group_consume();
+  if (strcmp(mode, "acks-timeline") == 0) return mode_acks_timeline();
   die("unknown mode %s", mode);
   return 1;
 }

@@ -15,6 +15,8 @@
 //   --skip-groups  --groups-failover-runs N (3)
 //   --only producers (FJORD_BENCH_ONLY=producers): only plain vs idempotent vs transactional produce
 //   --skip-producers  --producers-seconds N (6)  --txn-records N (100)
+//   --only replication (FJORD_BENCH_ONLY=replication): only the 3-broker cluster figures (bench/replication.ts)
+//   --skip-replication  --replication-produce-seconds N (8)  --replication-failover-runs N (3)
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -24,6 +26,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { benchGroups } from './groups.js'
+import { benchReplication } from './replication.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url)) // dist/bench
 const repo = path.resolve(here, '../..')
@@ -71,6 +74,9 @@ const settings = {
   producers_seconds: num('producers-seconds', 6, 4),
   txn_records: num('txn-records', 100, 100),
   producers_targets: ['fjord', 'mock'],
+  skip_replication: flag('skip-replication') !== undefined,
+  replication_produce_seconds: num('replication-produce-seconds', 8, 4),
+  replication_failover_runs: num('replication-failover-runs', 3, 3),
   mb: '10^6 bytes',
 }
 
@@ -773,8 +779,8 @@ async function main(): Promise<void> {
   driverPath = built.path
   const results: Record<string, Json> = {}
   const only = settings.only
-  if (only !== null && only !== 'groups' && only !== 'producers')
-    throw new Error(`--only ${only}: only "groups" and "producers" are known`)
+  if (only !== null && only !== 'groups' && only !== 'producers' && only !== 'replication')
+    throw new Error(`--only ${only}: only "groups", "producers" and "replication" are known`)
   for (const name of only === null ? settings.targets : []) {
     const target = targets[name]
     if (!target) {
@@ -822,6 +828,27 @@ async function main(): Promise<void> {
       groups = { error: (e as Error).message }
     }
   }
+  let replication: Json | undefined
+  if (!settings.skip_replication && (only === null || only === 'replication') && settings.targets.includes('fjord')) {
+    try {
+      replication = await benchReplication({
+        driverPath,
+        driver,
+        startFjord,
+        track: (c) => children.add(c),
+        untrack: (c) => children.delete(c),
+        log,
+        produceSeconds: settings.replication_produce_seconds,
+        produceMaxMb: settings.produce_max_mb,
+        latencyRateMb: settings.latency_rate_mb_per_s,
+        latencySeconds: settings.latency_seconds,
+        latencyWarmupSeconds: settings.latency_warmup_seconds,
+        failoverRuns: settings.replication_failover_runs,
+      })
+    } catch (e) {
+      replication = { error: (e as Error).message }
+    }
+  }
   const report = {
     bench: 'fjord',
     date: new Date().toISOString(),
@@ -829,9 +856,10 @@ async function main(): Promise<void> {
     settings,
     summary: summaries,
     ratios: pairs,
-    goals: goals(summaries.fjord, pairs['fjord/null'] as Json | undefined),
+    goals: [...goals(summaries.fjord, pairs['fjord/null'] as Json | undefined), ...((replication?.goals as Json[] | undefined) ?? [])],
     targets: results,
     groups,
+    replication,
     total_seconds: round((performance.now() - began) / 1000, 1),
   }
   process.stdout.write(JSON.stringify(report, null, 2) + '\n')
