@@ -50,7 +50,7 @@ type Listener = (bytes: number) => void
 
 /** Kafka's fencing of clients and followers that believe in another leader epoch. */
 export function checkLeaderEpoch(replica: PartitionReplica, currentLeaderEpoch: number): void {
-  if (currentLeaderEpoch < 0) return
+  if (currentLeaderEpoch === -1) return
   const epoch = replica.state.leaderEpoch
   if (currentLeaderEpoch < epoch) throw new KafkaError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${currentLeaderEpoch} is older than the current ${epoch}`)
   if (currentLeaderEpoch > epoch) throw new KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH, `leader epoch ${currentLeaderEpoch} is newer than the current ${epoch}`)
@@ -426,6 +426,15 @@ export class Broker {
     replica.written(appended.lastOffset + 1, bytes)
     await replica.waitForHighWatermark(appended.lastOffset + 1, intSetting(this.settings, 'replica.commit.timeout.ms'))
     return { baseOffset: appended.baseOffset, lastOffset: appended.lastOffset }
+  }
+
+  /**
+   * Resolves once the high watermark of a partition this broker leads reaches `endOffset`
+   * (what an acks=all write waits for); rejects with NOT_LEADER_OR_FOLLOWER or a timeout.
+   */
+  waitCommitted(topic: string, partition: number, endOffset: number): Promise<void> {
+    const replica = this.replicas.leader(topic, partition)
+    return replica.waitForHighWatermark(endOffset, intSetting(this.settings, 'replica.commit.timeout.ms'))
   }
 
   // ---- waiting for data ---------------------------------------------------------------------------

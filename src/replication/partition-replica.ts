@@ -56,7 +56,7 @@ export class PartitionReplica {
   /** Sizes of batches written but not yet below the high watermark, for waking consumers with byte counts. */
   private unreadBytes: { end: number; bytes: number }[] = []
   /** The offset the current leader epoch started at on this leader. */
-  private epochStartOffset = 0
+  epochStartOffset = 0
 
   constructor(readonly host: ReplicaHost, readonly topic: string, readonly partition: number, readonly log: PartitionLog, public state: PartitionState, checkpointedHw: number) {
     this.hw = Math.min(Math.max(checkpointedHw, log.logStartOffset), log.writtenEndOffset)

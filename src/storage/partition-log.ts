@@ -1316,7 +1316,12 @@ export class PartitionLog {
   truncateTo(offset: number): Promise<void> {
     return this.exclusive(async () => {
       await this.whenSealed()
-      if (offset >= this.nextOffset) return
+      if (offset >= this.nextOffset) {
+        // Nothing to cut, but an epoch this replica led without writing must go: a follower
+        // that kept it would name it as its last fetched epoch and diverge forever.
+        if (this.epochCache.truncateFromEnd(this.nextOffset)) await this.epochCache.flush()
+        return
+      }
       if (offset < this.startOffset) return this.truncateFully(offset)
       while (this.segs.length > 1 && this.active.baseOffset >= offset) {
         const seg = this.segs.pop()!

@@ -25,6 +25,9 @@ export const listOffsetsHandler = defineHandler(Apis.ListOffsets, async (ctx, re
         const log = replica.log
         out.leaderEpoch = replica.state.leaderEpoch
         const hw = replica.hw
+        // A new leader whose high watermark has not yet reached its epoch's start does not know
+        // what is committed yet (Kafka: OFFSET_NOT_AVAILABLE, retriable).
+        if (hw < replica.epochStartOffset) throw new KafkaError(ErrorCode.OFFSET_NOT_AVAILABLE, `the high watermark of ${t.name}-${p.partitionIndex} is still catching up after a leader change`)
         const fetchable = committed ? Math.min(log.lastStableOffset, hw) : hw
         if (p.timestamp === LATEST) out.offset = fetchable
         else if (p.timestamp === EARLIEST) out.offset = log.logStartOffset
