@@ -12,7 +12,7 @@ import type { TopicRecord, PartitionState } from '../controller/records.js'
 import { Controller, type Outcome, type TopicCreation } from '../controller/controller.js'
 import { EmbeddedBackend } from '../controller/embedded-backend.js'
 import { InProcessChannel } from '../controller/rpc.js'
-import { openGroupCoordinator, openTransactionCoordinator, type GroupCoordinator, type TransactionCoordinator } from '../coordinator/index.js'
+import { becomeLeaderOfLedPartitions, onInternalLeadershipChange, openGroupCoordinator, openTransactionCoordinator, type GroupCoordinator, type TransactionCoordinator } from '../coordinator/index.js'
 import { effectiveConfig, topicConfigDefs, validateTopicConfig } from '../controller/topic-configs.js'
 import { ErrorCode, KafkaError, errorInfo } from '../protocol/errors.js'
 import { LogManager, type LogConfig, type PartitionLog } from '../storage/index.js'
@@ -224,12 +224,13 @@ export class Broker {
     // coordinators: begin
     // The coordinators serve the partitions of __consumer_offsets / __transaction_state this
     // broker leads: loaded now for those it leads already, then following leadership changes.
-    // (Imported here: the file's import lines are outside this region.)
-    const { onInternalLeadershipChange, becomeLeaderOfLedPartitions } = await import('../coordinator/index.js')
+    // Both hooks get the partitions' leader epochs (the coordinator epoch of transaction markers,
+    // which must never go down), read from the replica once it leads with its new state.
+    const leaderEpoch = (topic: string, partition: number): number => broker.replicas.get(topic, partition)?.state.leaderEpoch ?? -1
     broker.groups = await openGroupCoordinator(broker)
     broker.transactions = await openTransactionCoordinator(broker)
-    broker.onLeadershipChange((topic, partition, isLeader) => void onInternalLeadershipChange(broker, topic, partition, isLeader))
-    await becomeLeaderOfLedPartitions(broker)
+    broker.onLeadershipChange((topic, partition, isLeader) => void onInternalLeadershipChange(broker, topic, partition, isLeader, isLeader ? leaderEpoch(topic, partition) : undefined))
+    await becomeLeaderOfLedPartitions(broker, leaderEpoch)
     // coordinators: end
   }
 

@@ -20,6 +20,9 @@ export interface GroupConfig {
   offsetsTopicPartitions: number
   /** offsets.topic.segment.bytes */
   offsetsTopicSegmentBytes: number
+  /** offsets.topic.replication.factor: replicas of __consumer_offsets when it is created (capped
+   * at the live brokers then, with a warning; Kafka refuses to create it instead). */
+  offsetsTopicReplicationFactor: number
 }
 
 export interface GroupSettingDef {
@@ -39,6 +42,7 @@ export const groupSettingDefs: readonly GroupSettingDef[] = [
   { name: 'offset.metadata.max.bytes', default: '4096', doc: 'Largest metadata string of a committed offset.' },
   { name: 'offsets.topic.num.partitions', default: '1', doc: 'Partitions of __consumer_offsets, fixed when it is first created.' },
   { name: 'offsets.topic.segment.bytes', default: '104857600', doc: 'Segment size of __consumer_offsets.' },
+  { name: 'offsets.topic.replication.factor', default: '3', doc: 'Replicas of __consumer_offsets, fixed when it is first created (at most the live brokers then).' },
 ]
 
 const GROUP_SETTING_DEFAULTS: Record<string, string> = Object.fromEntries(groupSettingDefs.map((d) => [d.name, d.default]))
@@ -60,5 +64,6 @@ export function groupConfig(settings: Record<string, string | undefined>): Group
     offsetMetadataMaxBytes: num('offset.metadata.max.bytes'),
     offsetsTopicPartitions: num('offsets.topic.num.partitions'),
     offsetsTopicSegmentBytes: num('offsets.topic.segment.bytes'),
+    offsetsTopicReplicationFactor: num('offsets.topic.replication.factor'),
   }
 }

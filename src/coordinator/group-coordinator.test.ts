@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ErrorCode } from '../protocol/errors.js'
 import { groupConfig, type GroupConfig } from './config.js'
 import { GroupCoordinator, type JoinRequest, type JoinResult } from './group-coordinator.js'
-import { MemoryGroupStore } from './offsets-log.js'
+import { MemoryGroupStore, encodeRecord, partitionFor } from './offsets-log.js'
 
 const E = ErrorCode
 
@@ -338,7 +338,7 @@ describe('group coordinator: offsets', () => {
     await c.close()
   })
 
-  it('replays offsets and groups from the store: groups come back Empty with their generation', async () => {
+  it('replays offsets and groups from the store: a group comes back with its members, generation and assignments', async () => {
     const store = new MemoryGroupStore(3)
     const { c } = open({}, store)
     await c.load()
@@ -350,15 +350,31 @@ describe('group coordinator: offsets', () => {
 
     const { c: again } = open({}, store)
     await again.load()
-    assert.equal(again.groupState('g'), 'Empty')
+    assert.equal(again.groupState('g'), 'Stable')
     assert.equal(again.generation('g'), 1)
     assert.equal(again.fetchOffsets('g', null)[0]!.offset, 100)
     assert.equal(again.fetchOffsets('other', null)[0]!.offset, 6)
-    assert.equal(again.heartbeat('g', 1, a.memberId, null), E.UNKNOWN_MEMBER_ID.code)
-    // the old member rejoins as a new one and the generation moves on
-    const j = await joinNew(again)
-    assert.equal(j.generationId, 2)
+    assert.equal(again.heartbeat('g', 1, a.memberId, null), 0)
+    assert.deepEqual(await commit(again, { generationId: 1, memberId: a.memberId, offset: 101 }), [0])
+    const s = await again.sync({ groupId: 'g', generationId: 1, memberId: a.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] })
+    assert.equal(s.errorCode, 0)
+    assert.deepEqual(s.assignment, Buffer.from('A'))
     await again.close()
+  })
+
+  it('a group record of the old shape (members without sessions or assignments) loads Empty with its generation', async () => {
+    const store = new MemoryGroupStore(3)
+    const members = [{ memberId: 'old-member', groupInstanceId: null, clientId: 'c', clientHost: '/127.0.0.1' }]
+    store.logs[partitionFor('g', 3)]!.push(encodeRecord({ type: 'group', group: 'g', value: { protocolType: 'consumer', generationId: 4, protocolName: 'range', leader: 'old-member', stateTimestamp: 1, members } }))
+    const { c } = open({}, store)
+    await c.load()
+    assert.equal(c.groupState('g'), 'Empty')
+    assert.equal(c.generation('g'), 4)
+    assert.equal(c.heartbeat('g', 4, 'old-member', null), E.UNKNOWN_MEMBER_ID.code)
+    // the old member joins as a new one and the generation moves on
+    const j = await joinNew(c)
+    assert.equal(j.generationId, 5)
+    await c.close()
   })
 
   it('DeleteGroups: NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, and tombstones that survive a replay', async () => {
@@ -434,5 +450,133 @@ describe('group coordinator: deleted topics', () => {
     await again.load()
     assert.deepEqual(again.fetchOffsets('g', null).map((o) => o.topic), ['kept'])
     await again.close()
+  })
+})
+
+describe('group coordinator: members survive a move of the coordinator', () => {
+  const commitAs = (c: GroupCoordinator, memberId: string, generationId: number, offset: number) =>
+    c.commitOffsets({ groupId: 'g', generationId, memberId, groupInstanceId: null, retentionTimeMs: -1, offsets: [{ topic: 't', partition: 0, offset, leaderEpoch: -1, metadata: '' }] })
+
+  /** Two members, a (leader, long session) and b (session of bSessionMs), Stable in generation 2. */
+  async function pair(c: GroupCoordinator, bSessionMs: number): Promise<{ a: string; b: string }> {
+    const a = (await stableSingle(c, { sessionTimeoutMs: 10_000 })).memberId
+    const bFirst = await c.join(req({ clientId: 'other', sessionTimeoutMs: bSessionMs }))
+    const bJoin = c.join(req({ clientId: 'other', memberId: bFirst.memberId, sessionTimeoutMs: bSessionMs, protocols: [{ name: 'range', metadata: subscription('t', 'u') }] }))
+    const aJoin = await c.join(req({ memberId: a, sessionTimeoutMs: 10_000 }))
+    const bJoined = await bJoin
+    assert.equal(aJoin.generationId, 2)
+    assert.equal(aJoin.leader, a)
+    const bSync = c.sync({ groupId: 'g', generationId: 2, memberId: bJoined.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] })
+    const aSync = await c.sync({ groupId: 'g', generationId: 2, memberId: a, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [{ memberId: a, assignment: Buffer.from('for-a') }, { memberId: bJoined.memberId, assignment: Buffer.from('for-b') }] })
+    assert.equal(aSync.errorCode, 0)
+    assert.equal((await bSync).errorCode, 0)
+    assert.equal(c.groupState('g'), 'Stable')
+    return { a, b: bJoined.memberId }
+  }
+
+  it('a group of two members loaded by another coordinator: heartbeats, commits, syncs and joins with the old ids and generation work; a silent member expires after its session from the load', async () => {
+    const store = new MemoryGroupStore(3)
+    const partition = partitionFor('g', 3)
+    const first = new GroupCoordinator(config(), store)
+    await first.load()
+    const { a, b } = await pair(first, 600)
+    assert.deepEqual(await commitAs(first, a, 2, 10), [0])
+    await sleep(400) // b is silent from here on; its session would end 200 ms from now on `first`
+    first.resign(partition)
+    await first.close()
+
+    const second = new GroupCoordinator(config(), store)
+    await second.becomeLeader(partition)
+    assert.equal(second.groupState('g'), 'Stable')
+    assert.equal(second.generation('g'), 2)
+    const described = second.describe('g')
+    assert.equal(described.protocolData, 'range')
+    assert.deepEqual(
+      described.members.map((m) => [m.memberId, m.clientId, m.assignment.toString()]).sort(),
+      [[a, 'client', 'for-a'], [b, 'other', 'for-b']].sort(),
+    )
+    assert.deepEqual(described.members.find((m) => m.memberId === b)!.metadata, subscription('t', 'u'))
+    assert.equal(second.heartbeat('g', 2, a, null), 0)
+    assert.deepEqual(await commitAs(second, a, 2, 11), [0])
+    assert.equal(second.fetchOffsets('g', null)[0]!.offset, 11)
+    assert.equal(second.heartbeat('g', 1, a, null), E.ILLEGAL_GENERATION.code, 'the generation is checked as before')
+    // a follower's retried join in a Stable group gets the current generation, no rebalance
+    const aSync = await second.sync({ groupId: 'g', generationId: 2, memberId: a, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] })
+    assert.deepEqual(aSync.assignment, Buffer.from('for-a'))
+
+    // b's session started at the load: it is alive 300 ms later (700 ms after its last heartbeat)
+    await sleep(300)
+    assert.equal(second.heartbeat('g', 2, b, null), 0)
+    assert.deepEqual(await commitAs(second, b, 2, 12), [0])
+    // then b stops; a keeps heartbeating and learns of the rebalance once b's session ends
+    let code = 0
+    for (let i = 0; i < 30 && code === 0; i++) {
+      await sleep(100)
+      code = second.heartbeat('g', 2, a, null)
+    }
+    assert.equal(code, E.REBALANCE_IN_PROGRESS.code)
+    assert.equal(second.heartbeat('g', 2, b, null), E.UNKNOWN_MEMBER_ID.code, 'b expired')
+    const rejoined = await second.join(req({ memberId: a, sessionTimeoutMs: 10_000 }))
+    assert.equal(rejoined.generationId, 3)
+    assert.deepEqual(rejoined.members.map((m) => m.memberId), [a])
+    await second.close()
+  })
+
+  it('a follower that rejoins the loaded group with its protocols gets the current generation; the leader rejoining starts a rebalance', async () => {
+    const store = new MemoryGroupStore(3)
+    const first = new GroupCoordinator(config(), store)
+    await first.load()
+    const { a, b } = await pair(first, 10_000)
+    await first.close()
+    const second = new GroupCoordinator(config(), store)
+    await second.load()
+    const bJoin = await second.join(req({ clientId: 'other', memberId: b, sessionTimeoutMs: 10_000, protocols: [{ name: 'range', metadata: subscription('t', 'u') }] }))
+    assert.equal(bJoin.errorCode, 0)
+    assert.equal(bJoin.generationId, 2)
+    assert.equal(bJoin.leader, a)
+    assert.equal(second.groupState('g'), 'Stable')
+    const bSync = await second.sync({ groupId: 'g', generationId: 2, memberId: b, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] })
+    assert.deepEqual(bSync.assignment, Buffer.from('for-b'))
+    const aJoin = second.join(req({ memberId: a, sessionTimeoutMs: 10_000 }))
+    await sleep(5)
+    assert.equal(second.groupState('g'), 'PreparingRebalance')
+    const bAgain = second.join(req({ clientId: 'other', memberId: b, sessionTimeoutMs: 10_000, protocols: [{ name: 'range', metadata: subscription('t', 'u') }] }))
+    const [aj, bj] = await Promise.all([aJoin, bAgain])
+    assert.equal(aj.generationId, 3)
+    assert.equal(bj.generationId, 3)
+    assert.equal(aj.members.length, 2)
+    await second.close()
+  })
+
+  it('a static member is restored with its instance id: a restart of the member replaces it without a rebalance', async () => {
+    const store = new MemoryGroupStore(3)
+    const first = new GroupCoordinator(config(), store)
+    await first.load()
+    const old = await stableSingle(first, { groupInstanceId: 'instance-1' })
+    await first.close()
+    const second = new GroupCoordinator(config(), store)
+    await second.load()
+    assert.equal(second.heartbeat('g', 1, old.memberId, 'instance-1'), 0)
+    const again = await second.join(req({ groupInstanceId: 'instance-1' }))
+    assert.equal(again.errorCode, 0)
+    assert.notEqual(again.memberId, old.memberId)
+    assert.equal(again.generationId, 1, 'no new generation')
+    assert.equal(second.groupState('g'), 'Stable')
+    assert.equal(second.heartbeat('g', 1, old.memberId, 'instance-1'), E.FENCED_INSTANCE_ID.code)
+    await second.close()
+  })
+
+  it('an Empty group stays Empty; a loaded group above group.max.size rebalances', async () => {
+    const store = new MemoryGroupStore(3)
+    const first = new GroupCoordinator(config(), store)
+    await first.load()
+    await pair(first, 10_000)
+    assert.deepEqual(await first.commitOffsets({ groupId: 'empty', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, offsets: [{ topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: '' }] }), [0])
+    await first.close()
+    const second = new GroupCoordinator(config({ maxSize: 1 }), store)
+    await second.load()
+    assert.equal(second.groupState('g'), 'PreparingRebalance')
+    assert.equal(second.groupState('empty'), 'Empty')
+    await second.close()
   })
 })

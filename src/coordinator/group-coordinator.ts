@@ -10,14 +10,15 @@
 // expiry) runs on one DeadlineTimer. Offsets and group metadata are written to __consumer_offsets
 // through a GroupStore before the client hears of them. This coordinator serves the groups of
 // the partitions this broker leads: becomeLeader(partition) rebuilds them from the partition
-// (groups come back Empty with their generation and offsets; COORDINATOR_LOAD_IN_PROGRESS
-// meanwhile), resign(partition) drops them; other groups answer NOT_COORDINATOR.
+// (groups come back with their generation, members, assignments and offsets, as Kafka's
+// GroupMetadataManager loads them; COORDINATOR_LOAD_IN_PROGRESS meanwhile), resign(partition)
+// drops them; other groups answer NOT_COORDINATOR.
 
 import { randomUUID } from 'node:crypto'
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import type { GroupConfig } from './config.js'
 import { PartitionTerms, coordinatorWriteError, type Term } from './ownership.js'
-import { OFFSETS_TOPIC, decodeRecord, encodeRecord, partitionFor, type CoordinatorRecord, type GroupStore, type GroupValue, type KeyValue, type OffsetValue, type TxnProducer } from './offsets-log.js'
+import { OFFSETS_TOPIC, decodeRecord, encodeRecord, partitionFor, type CoordinatorRecord, type GroupMemberValue, type GroupStore, type GroupValue, type KeyValue, type OffsetValue, type TxnProducer } from './offsets-log.js'
 import { DeadlineTimer } from './timers.js'
 import type { ConsumerGroupCoordinator } from './consumer-group-coordinator.js'
 import type { ConsumerGroupState } from './consumer-group.js'
@@ -380,8 +381,9 @@ export class GroupCoordinator {
 
   /**
    * This broker now leads partition `partition` of __consumer_offsets: its records are replayed
-   * (groups come back Empty with their generation and offsets, consumer groups with their
-   * members), requests for its groups answering COORDINATOR_LOAD_IN_PROGRESS meanwhile. Calling
+   * (classic groups come back Stable with the members, generation and assignments of their last
+   * record, or Empty, with their offsets; consumer groups with their members; members' sessions
+   * start now), requests for its groups answering COORDINATOR_LOAD_IN_PROGRESS meanwhile. Calling
    * it again for the same leadership returns the same load; a newer leader epoch than the one
    * loaded (both known) drops the state and loads again. Rejects when the replay fails (the
    * partition is then not served: NOT_COORDINATOR).
@@ -509,15 +511,8 @@ export class GroupCoordinator {
       this.log?.error({ err, partition: p }, 'failed to load an offsets partition; its groups are not served here')
       throw err
     }
-    for (const [id, v] of groupValues) {
-      const g = getOrCreate(id)
-      g.generationId = v.generationId
-      g.protocolType = v.protocolType
-      g.hasMetadataRecord = true
-      // Members do not survive a move of the coordinator: the group is Empty, and its offsets
-      // age from now on unless it already was empty when written.
-      g.stateTimestamp = v.members.length === 0 ? v.stateTimestamp : this.now()
-    }
+    const loadedAt = this.now()
+    for (const [id, v] of groupValues) restoreGroup(getOrCreate(id), v, loadedAt)
     for (const [id, g] of groups) {
       if (!g.hasOffsets && !g.hasMetadataRecord) groups.delete(id)
     }
@@ -530,9 +525,17 @@ export class GroupCoordinator {
     for (const [producerId, byGroup] of pending) for (const [groupId, byPartition] of byGroup) addPending(this.pendingTxnOffsets, producerId, groupId, [...byPartition.values()])
     if (consumer) this.consumerGroups!.install(p, consumer)
     term.state = 'active'
+    // Restored members' sessions start now, so members that died meanwhile still expire (Kafka's
+    // onGroupLoaded); a group above group.max.size (lowered since) rebalances.
+    let members = 0
+    for (const g of groups.values()) {
+      for (const m of g.members.values()) this.heartbeatReceived(g, m)
+      members += g.members.size
+      if (g.state === 'Stable' && g.members.size > this.config.maxSize) this.prepareRebalance(g, `loaded with ${g.members.size} members, above group.max.size ${this.config.maxSize}`)
+    }
     // Markers that reached the partition while it loaded (the replay may have missed them).
     for (const c of this.loadCompletions.get(term) ?? []) this.completePendingTxnOffsets(c.producerId, c.commit, p)
-    this.log?.info({ partition: p, groups: groups.size, records, ms: this.now() - started }, 'group coordinator loaded an offsets partition')
+    this.log?.info({ partition: p, groups: groups.size, members, records, ms: this.now() - started }, 'group coordinator loaded an offsets partition')
     if (!this.timer.has('expire-offsets')) this.scheduleExpiry()
   }
 
@@ -1438,7 +1441,16 @@ export class GroupCoordinator {
       protocolName: group.protocolName,
       leader: group.leaderId,
       stateTimestamp: group.stateTimestamp,
-      members: [...group.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost })),
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        subscription: (m.protocols.find((p) => p.name === group.protocolName)?.metadata ?? EMPTY).toString('base64'),
+        assignment: m.assignment.toString('base64'),
+      })),
     }
     await this.append(group.id, [{ type: 'group', group: group.id, value }])
     group.hasMetadataRecord = true
@@ -1482,6 +1494,50 @@ export class GroupCoordinator {
   generation(groupId: string): number | undefined {
     return this.groups.get(groupId)?.generationId
   }
+}
+
+/**
+ * A group as its metadata record left it (Kafka's GroupMetadata.loadGroup): with members it is
+ * Stable in the recorded generation, protocol and leader, each member with its subscription to the
+ * group's protocol and its assignment (records are written when a generation's assignment is
+ * stored, or the group became Empty). Records written before members were kept in full come back
+ * Empty, their offsets ageing from `loadedAt`. Sessions are started by the caller.
+ */
+function restoreGroup(g: Group, v: GroupValue, loadedAt: number): void {
+  g.generationId = v.generationId
+  g.protocolType = v.protocolType
+  g.hasMetadataRecord = true
+  const complete = (m: GroupMemberValue): m is Required<GroupMemberValue> =>
+    typeof m.sessionTimeoutMs === 'number' && typeof m.rebalanceTimeoutMs === 'number' && typeof m.subscription === 'string' && typeof m.assignment === 'string'
+  if (v.members.length === 0 || v.protocolName === null || !v.members.every(complete)) {
+    // Empty, or a record of the old shape whose members cannot be restored: the group is Empty,
+    // and its offsets age from now on unless it already was empty when written.
+    g.stateTimestamp = v.members.length === 0 ? v.stateTimestamp : loadedAt
+    return
+  }
+  for (const m of v.members as Required<GroupMemberValue>[]) {
+    g.members.set(m.memberId, {
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      protocolType: v.protocolType,
+      protocols: [{ name: v.protocolName, metadata: Buffer.from(m.subscription, 'base64') }],
+      assignment: Buffer.from(m.assignment, 'base64'),
+      awaitingJoin: null,
+      joinVersion: 0,
+      awaitingSync: null,
+      isNew: false,
+      lastHeartbeat: loadedAt,
+    })
+    if (m.groupInstanceId !== null) g.staticMembers.set(m.groupInstanceId, m.memberId)
+  }
+  g.protocolName = v.protocolName
+  g.leaderId = v.leader !== null && g.members.has(v.leader) ? v.leader : g.members.keys().next().value ?? null
+  g.state = 'Stable'
+  g.stateTimestamp = v.stateTimestamp
 }
 
 function sameProtocols(member: Member, req: JoinRequest): boolean {

@@ -147,4 +147,28 @@ describe('group APIs over the wire', () => {
     const l = await client.request(Apis.ListGroups, 4, { statesFilter: ['Empty'], typesFilter: [] })
     assert.ok(l.groups.some((g) => g.groupId === 'simple' && g.groupState === 'Empty'))
   })
+
+  it('OffsetFetch answers NOT_COORDINATOR per partition (v0-1), at group level without topics (v2+) for a group not coordinated here', async () => {
+    const epoch = broker.replicas.get('__consumer_offsets', 0)!.state.leaderEpoch
+    broker.groups.resign(0)
+    try {
+      const v1 = await client.request(Apis.OffsetFetch, 1, { groupId: 'simple', topics: [{ name: 't', partitionIndexes: [0, 1] }], requireStable: false })
+      assert.deepEqual(v1.topics.flatMap((t) => t.partitions.map((p) => [p.partitionIndex, p.committedOffset, p.errorCode])), [[0, -1, E.NOT_COORDINATOR.code], [1, -1, E.NOT_COORDINATOR.code]])
+      for (const version of [2, 7]) {
+        const f = await client.request(Apis.OffsetFetch, version, { groupId: 'simple', topics: [{ name: 't', partitionIndexes: [0] }], requireStable: false })
+        assert.equal(f.errorCode, E.NOT_COORDINATOR.code, `v${version}`)
+        assert.deepEqual(f.topics, [])
+      }
+      const v9 = await client.request(Apis.OffsetFetch, 9, { groups: [{ groupId: 'simple', memberId: null, memberEpoch: -1, topics: null }], requireStable: false })
+      assert.deepEqual(v9.groups.map((g) => [g.groupId, g.errorCode, g.topics.length]), [['simple', E.NOT_COORDINATOR.code, 0]])
+      const l = await client.request(Apis.ListGroups, 4, { statesFilter: [], typesFilter: [] })
+      assert.equal(l.errorCode, 0)
+      assert.ok(!l.groups.some((g) => g.groupId === 'simple'), 'groups of partitions not served here are not listed')
+    } finally {
+      await broker.groups.becomeLeader(0, epoch)
+    }
+    const f = await client.request(Apis.OffsetFetch, 3, { groupId: 'simple', topics: null, requireStable: false })
+    assert.equal(f.errorCode, 0)
+    assert.deepEqual(f.topics.map((t) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.committedOffset])]), [['t', [[0, 3], [1, 4]]]])
+  })
 })

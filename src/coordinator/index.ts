@@ -8,6 +8,7 @@ import { ConsumerGroupCoordinator, consumerGroupConfig, consumerGroupSettingDefs
 import { GroupCoordinator, type Logger } from './group-coordinator.js'
 import { LogGroupStore, OFFSETS_TOPIC, partitionFor } from './offsets-log.js'
 import type { PartitionLog } from '../storage/index.js'
+import { ensureInternalTopic, type CreateTopics, type InternalTopicHost } from './internal-topics.js'
 import { txnSettingDefs } from './transactions/config.js'
 import { TXN_TOPIC, ensureTxnTopic, type TransactionCoordinator } from './transactions/index.js'
 
@@ -23,11 +24,11 @@ export const coordinatorSettingDefs: readonly GroupSettingDef[] = [...classicGro
 export type { GroupConfig, GroupSettingDef } from './config.js'
 export { OFFSETS_TOPIC, MemoryGroupStore, LogGroupStore, partitionFor } from './offsets-log.js'
 export type { GroupStore, CommittedAppend } from './offsets-log.js'
-
-type CreateTopics = (requests: { name: string; partitions: number; replicationFactor: number; configs: Record<string, string> }[]) => Promise<Array<{ error: Error } | { topic: unknown }>>
+export { ensureInternalTopic, INTERNAL_TOPIC_BROKER_WAIT_MS } from './internal-topics.js'
+export type { InternalTopicHost, InternalTopicSpec } from './internal-topics.js'
 
 /** What the group coordinator needs of its broker (the Broker satisfies it). */
-export interface GroupHost {
+export interface GroupHost extends InternalTopicHost {
   readonly settings: Record<string, string>
   readonly log: Logger & { child?(bindings: Record<string, unknown>): Logger }
   readonly metadata: TopicSource
@@ -38,23 +39,19 @@ export interface GroupHost {
   appendCommitted(topic: string, partition: number, batches: Buffer[]): Promise<unknown>
 }
 
-/** Creates __consumer_offsets when missing (compacted, internal); returns its partition count. */
-export async function ensureOffsetsTopic(host: Pick<GroupHost, 'settings' | 'metadata' | 'createTopics'>): Promise<{ partitions: number }> {
-  const existing = host.metadata.topic(OFFSETS_TOPIC)
-  if (existing) return existing
+/**
+ * Creates __consumer_offsets when missing (compacted, internal, `offsets.topic.replication.factor`
+ * replicas, at most the live brokers); returns its partition count.
+ */
+export function ensureOffsetsTopic(host: InternalTopicHost): Promise<{ partitions: number }> {
   const config = groupConfig(host.settings)
-  const [outcome] = await host.createTopics([
-    {
-      name: OFFSETS_TOPIC,
-      partitions: config.offsetsTopicPartitions,
-      replicationFactor: 1,
-      configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(config.offsetsTopicSegmentBytes), 'compression.type': 'producer' },
-    },
-  ])
-  const topic = host.metadata.topic(OFFSETS_TOPIC)
-  if (topic) return topic // created, or by a concurrent call
-  if (outcome && 'error' in outcome) throw outcome.error
-  throw new Error(`${OFFSETS_TOPIC} was not created`)
+  return ensureInternalTopic(host, {
+    name: OFFSETS_TOPIC,
+    partitions: config.offsetsTopicPartitions,
+    replicationFactor: config.offsetsTopicReplicationFactor,
+    replicationSetting: 'offsets.topic.replication.factor',
+    configs: () => ({ 'cleanup.policy': 'compact', 'segment.bytes': String(config.offsetsTopicSegmentBytes), 'compression.type': 'producer' }),
+  })
 }
 
 /**
@@ -133,7 +130,7 @@ export async function becomeLeaderOfLedPartitions(host: CoordinatorsHost, leader
  * FindCoordinator): null then, and while creating it fails, so the caller answers
  * COORDINATOR_NOT_AVAILABLE and the client asks again.
  */
-export function coordinatorPartition(host: Pick<GroupHost, 'settings' | 'metadata' | 'createTopics' | 'log'>, keyType: 'group' | 'transaction', key: string): { topic: string; partition: number } | null {
+export function coordinatorPartition(host: InternalTopicHost, keyType: 'group' | 'transaction', key: string): { topic: string; partition: number } | null {
   const topic = keyType === 'group' ? OFFSETS_TOPIC : TXN_TOPIC
   const t = host.metadata.topic(topic)
   if (t) return { topic, partition: partitionFor(key, t.partitions) }

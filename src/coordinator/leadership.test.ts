@@ -22,6 +22,9 @@ import { GroupCoordinator, type JoinRequest } from './group-coordinator.js'
 import {
   becomeLeaderOfLedPartitions,
   coordinatorPartition,
+  ensureInternalTopic,
+  ensureOffsetsTopic,
+  ensureTxnTopic,
   onInternalLeadershipChange,
   openGroupCoordinator,
   openTransactionCoordinator,
@@ -29,6 +32,7 @@ import {
 import { MemoryGroupStore, OFFSETS_TOPIC, encodeRecord, partitionFor, type KeyValue, type TxnProducer } from './offsets-log.js'
 import { txnConfig } from './transactions/config.js'
 import { TransactionCoordinator, type MarkerTarget, type TxnMarker } from './transactions/coordinator.js'
+import { writeMarker } from './transactions/index.js'
 import { MarkerRouter } from './transactions/markers.js'
 import { TXN_TOPIC, encodeTxnRecord, type TxnLogValue } from './transactions/txn-log.js'
 
@@ -151,9 +155,9 @@ describe('group coordinator: partitions follow leadership', () => {
     assert.deepEqual(c.list().map((g) => g.groupId), [b])
     await c.becomeLeader(0)
     assert.equal(fetched(c, a).offset, 10)
-    assert.equal(c.groupState(a), 'Empty', 'members do not move with the coordinator')
+    assert.equal(c.groupState(a), 'Stable', 'members move with the coordinator')
     assert.equal(c.generation(a), 1)
-    assert.equal(c.heartbeat(a, 1, member, null), E.UNKNOWN_MEMBER_ID.code)
+    assert.equal(c.heartbeat(a, 1, member, null), 0)
     assert.deepEqual(c.list().map((g) => g.groupId).sort(), [a, b].sort())
     await c.close()
   })
@@ -393,7 +397,16 @@ class FakeHost {
     'offsets.topic.num.partitions': '2',
     'transaction.state.log.num.partitions': '2',
   }
-  readonly log = silent
+  readonly warnings: string[] = []
+  readonly log = { info() {}, warn: (_: object, msg?: string) => void this.warnings.push(msg ?? ''), error() {} }
+  liveBrokerCount = 1
+  /** Above this the controller refuses a creation with INVALID_REPLICATION_FACTOR. */
+  maxReplicationFactor = Infinity
+  /** The internal topics' creations, as asked of the controller. */
+  readonly created: { name: string; replicationFactor: number; configs: Record<string, string> }[] = []
+  /** waitCommitted calls (topic-partition@offset); each waits for `commitGate` when set. */
+  readonly commitWaits: string[] = []
+  commitGate: Promise<void> | null = null
   readonly leaders = new Set<string>()
   readonly logs = new Map<string, PartitionLog>()
   readonly topics = new Map<string, TopicView>()
@@ -417,6 +430,11 @@ class FakeHost {
         out.push({ error: new KafkaError(E.TOPIC_ALREADY_EXISTS) })
         continue
       }
+      if (r.replicationFactor > this.maxReplicationFactor) {
+        out.push({ error: new KafkaError(E.INVALID_REPLICATION_FACTOR) })
+        continue
+      }
+      this.created.push({ name: r.name, replicationFactor: r.replicationFactor, configs: r.configs })
       for (let p = 0; p < r.partitions; p++) this.logs.set(`${r.name}-${p}`, await PartitionLog.open(path.join(this.dir, `${r.name}-${p}`)))
       const t = { name: r.name, id: String(this.topics.size).repeat(32).slice(0, 32), partitions: r.partitions, internal: r.name.startsWith('__') }
       this.topics.set(r.name, t)
@@ -446,6 +464,12 @@ class FakeHost {
   }
 
   notifyAppend(): void {}
+
+  async waitCommitted(topic: string, partition: number, endOffset: number): Promise<void> {
+    this.commitWaits.push(`${topic}-${partition}@${endOffset}`)
+    if (this.commitGate) await this.commitGate
+    if (!this.isLeader(topic, partition)) throw new KafkaError(E.NOT_LEADER_OR_FOLLOWER)
+  }
 
   async close(): Promise<void> {
     await this.transactions?.close()
@@ -508,6 +532,124 @@ describe('coordinators on a broker whose leadership moves', () => {
       for (let i = 0; i < 100 && !host.topics.has(TXN_TOPIC); i++) await new Promise((r) => setTimeout(r, 10))
       assert.equal(host.topics.get(TXN_TOPIC)?.partitions, 2)
       assert.deepEqual(coordinatorPartition(host, 'transaction', 'x'), { topic: TXN_TOPIC, partition: partitionFor('x', 2) })
+    } finally {
+      await host.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('internal topics', () => {
+  async function withHost(fn: (host: FakeHost) => Promise<void>): Promise<void> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fjord-internal-topics-'))
+    const host = new FakeHost(dir)
+    try {
+      await fn(host)
+    } finally {
+      await host.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const created = (host: FakeHost) => host.created.map((c) => [c.name, c.replicationFactor, c.configs['min.insync.replicas']])
+
+  it('a standalone broker creates them with one replica (capped, with a warning), __transaction_state with min.insync.replicas 1', async () => {
+    await withHost(async (host) => {
+      host.groups = await openGroupCoordinator(host)
+      host.transactions = await openTransactionCoordinator(host)
+      assert.deepEqual(created(host), [[OFFSETS_TOPIC, 1, undefined], [TXN_TOPIC, 1, '1']])
+      assert.equal(host.warnings.length, 2)
+      assert.match(host.warnings[0]!, /offsets\.topic\.replication\.factor is 3 but 1 broker\(s\) are alive/)
+      assert.match(host.warnings[1]!, /transaction\.state\.log\.replication\.factor is 3/)
+    })
+  })
+
+  it('with enough brokers: replication factor 3 and min.insync.replicas 2 by default, or as set (min.isr at most the factor)', async () => {
+    await withHost(async (host) => {
+      host.liveBrokerCount = 3
+      await ensureOffsetsTopic(host)
+      await ensureTxnTopic(host)
+      assert.deepEqual(created(host), [[OFFSETS_TOPIC, 3, undefined], [TXN_TOPIC, 3, '2']])
+      assert.deepEqual(host.warnings, [])
+    })
+    await withHost(async (host) => {
+      host.liveBrokerCount = 5
+      Object.assign(host.settings, { 'offsets.topic.replication.factor': '2', 'transaction.state.log.replication.factor': '2', 'transaction.state.log.min.isr': '3' })
+      await ensureOffsetsTopic(host)
+      await ensureTxnTopic(host)
+      assert.deepEqual(created(host), [[OFFSETS_TOPIC, 2, undefined], [TXN_TOPIC, 2, '2']])
+      assert.deepEqual(host.warnings, [])
+    })
+  })
+
+  it('a broker of a cluster waits a while for more brokers before it settles for fewer replicas; a refused factor is lowered', async () => {
+    await withHost(async (host) => {
+      host.settings['controller.endpoints'] = '127.0.0.1:1'
+      setTimeout(() => (host.liveBrokerCount = 3), 150)
+      await ensureOffsetsTopic(host)
+      assert.deepEqual(created(host), [[OFFSETS_TOPIC, 3, undefined]], 'waited for the other brokers')
+      host.liveBrokerCount = 2
+      const spec = { name: TXN_TOPIC, partitions: 1, replicationFactor: 3, replicationSetting: 'transaction.state.log.replication.factor', configs: () => ({}) }
+      const started = Date.now()
+      await ensureInternalTopic(host, spec, 100)
+      assert.ok(Date.now() - started >= 100)
+      assert.deepEqual(created(host)[1], [TXN_TOPIC, 2, undefined], 'capped at the live brokers after the wait')
+      assert.equal(host.warnings.length, 1)
+    })
+    await withHost(async (host) => {
+      host.liveBrokerCount = 3
+      host.maxReplicationFactor = 2 // the controller knows fewer live brokers than this broker's image
+      await ensureOffsetsTopic(host)
+      assert.deepEqual(created(host), [[OFFSETS_TOPIC, 2, undefined]])
+      assert.equal(host.warnings.length, 1)
+    })
+  })
+})
+
+describe('local transaction markers', () => {
+  it('count as written once replicated (waitCommitted); a pending transactional offset commit becomes visible only then', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fjord-local-markers-'))
+    const host = new FakeHost(dir)
+    try {
+      host.groups = await openGroupCoordinator(host)
+      await host.createTopics([{ name: 'data', partitions: 1, replicationFactor: 1, configs: {} }])
+      host.leaders.add('data-0')
+      const log = host.partition('data', 0)!
+      const batch = (pid: number) => buildBatchSync({ records: [{ key: 'k', value: 'v' }], producerId: pid, producerEpoch: 0, baseSequence: 0, transactional: true })
+      await log.append([batch(4242)]).done
+      let g = gate()
+      host.commitGate = g.promise
+      let written: boolean | undefined
+      const w = writeMarker(host, 'data', 0, { producerId: 4242, producerEpoch: 0, commit: true, coordinatorEpoch: 3 }).then((r) => (written = r))
+      await new Promise((r) => setTimeout(r, 20))
+      assert.equal(written, undefined, 'not reported before it is replicated')
+      assert.deepEqual(host.commitWaits, ['data-0@2'])
+      g.open()
+      assert.equal(await w, true)
+
+      // leadership lost while the marker waits: the coordinator hears NOT_LEADER_OR_FOLLOWER and retries elsewhere
+      await log.append([batch(4343)]).done
+      g = gate()
+      host.commitGate = g.promise
+      const lost = writeMarker(host, 'data', 0, { producerId: 4343, producerEpoch: 0, commit: false, coordinatorEpoch: 3 })
+      await new Promise((r) => setTimeout(r, 5))
+      host.leaders.delete('data-0')
+      g.open()
+      await assert.rejects(lost, (e: KafkaError) => e.code === E.NOT_LEADER_OR_FOLLOWER.code)
+
+      // a marker to __consumer_offsets completes the producer's pending offsets after the wait
+      const group = keyIn('g', 1, 2)
+      host.leaders.add(`${OFFSETS_TOPIC}-1`)
+      host.commitGate = null
+      await host.groups.becomeLeader(1)
+      assert.deepEqual(await host.groups.commitTxnOffsets({ groupId: group, producerId: 77, producerEpoch: 0, generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 'foo', partition: 0, offset: 9, leaderEpoch: -1, metadata: null }] }), [0])
+      g = gate()
+      host.commitGate = g.promise
+      const toOffsets = writeMarker(host, OFFSETS_TOPIC, 1, { producerId: 77, producerEpoch: 0, commit: true, coordinatorEpoch: 3 })
+      await new Promise((r) => setTimeout(r, 20))
+      assert.equal(fetched(host.groups, group).offset, -1, 'still pending')
+      g.open()
+      assert.equal(await toOffsets, true)
+      assert.equal(fetched(host.groups, group).offset, 9)
     } finally {
       await host.close()
       rmSync(dir, { recursive: true, force: true })

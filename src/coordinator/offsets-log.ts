@@ -30,7 +30,25 @@ export interface GroupValue {
   leader: string | null
   /** When the group entered its current state (for Empty groups: when offsets start to age). */
   stateTimestamp: number
-  members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string }[]
+  members: GroupMemberValue[]
+}
+
+/**
+ * A member of a classic group as its group record keeps it (Kafka's MemberMetadata in
+ * GroupMetadataValue): enough to restore the member when another broker loads the group. Records
+ * written before members were restored lack the optional fields; such a group loads Empty.
+ */
+export interface GroupMemberValue {
+  memberId: string
+  groupInstanceId: string | null
+  clientId: string
+  clientHost: string
+  rebalanceTimeoutMs?: number
+  sessionTimeoutMs?: number
+  /** The member's metadata for the group's protocol (its subscription), base64. */
+  subscription?: string
+  /** The member's assignment from the group leader, base64. */
+  assignment?: string
 }
 
 export type CoordinatorRecord =

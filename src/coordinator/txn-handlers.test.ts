@@ -153,6 +153,29 @@ describe('transaction APIs over the wire', () => {
     assert.equal(old.errorCode, E.INVALID_PRODUCER_EPOCH.code)
   })
 
+  it('AddPartitionsToTxn v4 verifyOnly answers from the coordinator: in the transaction, not in it, not coordinated here', async () => {
+    const init = await client.request(Apis.InitProducerId, 4, { transactionalId: 'tx-verify', transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 })
+    assert.equal(init.errorCode, 0)
+    const { producerId, producerEpoch } = init
+    const add = await client.request(Apis.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'tx-verify', v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: producerEpoch, v3AndBelowTopics: [{ name: 't', partitions: [0] }] })
+    assert.equal(add.resultsByTopicV3AndBelow[0]!.resultsByPartition[0]!.partitionErrorCode, 0)
+    const verify = async (epoch: number) => {
+      const r = await client.request(Apis.AddPartitionsToTxn, 4, { transactions: [{ transactionalId: 'tx-verify', producerId, producerEpoch: epoch, verifyOnly: true, topics: [{ name: 't', partitions: [0, 1] }] }] })
+      return r.resultsByTransaction[0]!.topicResults[0]!.resultsByPartition.map((p) => p.partitionErrorCode)
+    }
+    assert.deepEqual(await verify(producerEpoch), [0, E.INVALID_TXN_STATE.code])
+    assert.deepEqual(await verify(producerEpoch - 1), [E.PRODUCER_FENCED.code, E.PRODUCER_FENCED.code])
+    const epoch = broker.replicas.get('__transaction_state', 0)!.state.leaderEpoch
+    broker.transactions.resign(0)
+    try {
+      assert.deepEqual(await verify(producerEpoch), [E.NOT_COORDINATOR.code, E.NOT_COORDINATOR.code])
+    } finally {
+      await broker.transactions.becomeLeader(0, epoch)
+    }
+    const end = await client.request(Apis.EndTxn, 3, { transactionalId: 'tx-verify', producerId, producerEpoch, committed: false })
+    assert.equal(end.errorCode, 0)
+  })
+
   it('WriteTxnMarkers ends a producer\'s transaction in a partition', async () => {
     const pid = broker.metadata.allocateProducerId()
     const p = await client.request(Apis.Produce, 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 't', partitionData: [{ index: 1, records: txnBatch(pid, 0, 0) }] }] })

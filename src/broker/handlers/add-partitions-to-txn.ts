@@ -1,6 +1,7 @@
 // AddPartitionsToTxn: a transactional producer adds partitions to its transaction before it
 // produces to them. v0-3 carry one transaction (clients); v4+ batch several and may only verify
-// that partitions are part of a transaction (verifyOnly, KIP-890 — sent by brokers).
+// that partitions are part of a transaction (verifyOnly, KIP-890 — sent by brokers to the id's
+// coordinator: NOT_COORDINATOR elsewhere, COORDINATOR_LOAD_IN_PROGRESS while its partition loads).
 
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode, type KafkaErrorInfo } from '../../protocol/errors.js'
@@ -21,7 +22,7 @@ async function addOne(ctx: RequestContext, transactionalId: string, producerId: 
   const txns = broker.transactions
   if (verifyOnly) {
     return results(topics, (topic, p) => {
-      const e = txns.checkProduce(transactionalId, producerId, producerEpoch, topic, p)
+      const e = txns.verifyInTransaction(transactionalId, producerId, producerEpoch, topic, p)
       return e === ErrorCode.INVALID_PRODUCER_EPOCH ? ErrorCode.PRODUCER_FENCED.code : e.code
     })
   }

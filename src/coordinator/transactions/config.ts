@@ -6,6 +6,11 @@ export interface TxnConfig {
   logPartitions: number
   /** transaction.state.log.segment.bytes */
   logSegmentBytes: number
+  /** transaction.state.log.replication.factor: replicas of __transaction_state when it is created
+   * (capped at the live brokers then, with a warning; Kafka refuses to create it instead). */
+  logReplicationFactor: number
+  /** transaction.state.log.min.isr: the topic's min.insync.replicas (at most its replication factor). */
+  logMinIsr: number
   /** transaction.max.timeout.ms: the largest transaction timeout a producer may ask for. */
   maxTimeoutMs: number
   /** transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are looked for. */
@@ -25,6 +30,8 @@ export interface TxnSettingDef {
 export const txnSettingDefs: readonly TxnSettingDef[] = [
   { name: 'transaction.state.log.num.partitions', default: '1', doc: 'Partitions of __transaction_state, fixed when it is first created.' },
   { name: 'transaction.state.log.segment.bytes', default: '104857600', doc: 'Segment size of __transaction_state.' },
+  { name: 'transaction.state.log.replication.factor', default: '3', doc: 'Replicas of __transaction_state, fixed when it is first created (at most the live brokers then).' },
+  { name: 'transaction.state.log.min.isr', default: '2', doc: 'min.insync.replicas of __transaction_state (at most its replication factor).' },
   { name: 'transaction.max.timeout.ms', default: '900000', doc: 'Largest transaction timeout a producer may ask for.' },
   { name: 'transaction.abort.timed.out.transaction.cleanup.interval.ms', default: '10000', doc: 'How often transactions past their timeout are looked for and aborted.' },
   { name: 'transactional.id.expiration.ms', default: '604800000', doc: 'A transactional id without a transaction for this long is forgotten.' },
@@ -43,6 +50,8 @@ export function txnConfig(settings: Record<string, string | undefined>): TxnConf
   return {
     logPartitions: num('transaction.state.log.num.partitions'),
     logSegmentBytes: num('transaction.state.log.segment.bytes'),
+    logReplicationFactor: num('transaction.state.log.replication.factor'),
+    logMinIsr: num('transaction.state.log.min.isr'),
     maxTimeoutMs: num('transaction.max.timeout.ms'),
     abortTimedOutIntervalMs: num('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
     idExpirationMs: num('transactional.id.expiration.ms'),

@@ -2,11 +2,13 @@
 // (compacted, internal) and returns the coordinator, serving no partition yet: the broker calls
 // becomeLeader for the partitions it leads (onInternalLeadershipChange in ../index.ts). Its
 // records are written with the broker's appendCommitted (replicated); transaction markers go to
-// each partition's leader: this broker's log (PartitionLog.appendControl) or WriteTxnMarkers.
+// each partition's leader: this broker's log (PartitionLog.appendControl, then waitCommitted) or
+// WriteTxnMarkers.
 
 import { ErrorCode, KafkaError } from '../../protocol/errors.js'
 import type { PartitionLog } from '../../storage/index.js'
 import type { GroupCoordinator, Logger } from '../group-coordinator.js'
+import { ensureInternalTopic, type CreateTopics, type InternalTopicHost } from '../internal-topics.js'
 import { LogGroupStore, OFFSETS_TOPIC } from '../offsets-log.js'
 import { txnConfig } from './config.js'
 import { TransactionCoordinator, type TxnMarker } from './coordinator.js'
@@ -22,10 +24,8 @@ export type { TxnConfig, TxnSettingDef } from './config.js'
 export { TXN_TOPIC, TXN_STATES, encodeTxnRecord, decodeTxnRecord } from './txn-log.js'
 export type { TxnState, TxnLogValue, TxnRecord } from './txn-log.js'
 
-type CreateTopics = (requests: { name: string; partitions: number; replicationFactor: number; configs: Record<string, string> }[]) => Promise<Array<{ error: Error } | { topic: unknown }>>
-
 /** What the transaction coordinator needs of its broker (the Broker satisfies it). */
-export interface TxnHost {
+export interface TxnHost extends InternalTopicHost {
   readonly brokerId?: number
   readonly settings: Record<string, string>
   readonly log: Logger & { child?(bindings: Record<string, unknown>): Logger }
@@ -36,6 +36,8 @@ export interface TxnHost {
   notifyAppend(topic: string, partition: number, bytes: number): void
   /** Appends to a partition this broker leads; resolves once replicated (see Broker.appendCommitted). */
   appendCommitted(topic: string, partition: number, batches: Buffer[]): Promise<unknown>
+  /** Resolves once the high watermark of a partition this broker leads reaches endOffset (see Broker.waitCommitted). */
+  waitCommitted(topic: string, partition: number, endOffset: number): Promise<void>
   isLeader(topic: string, partition: number): boolean
   leaderEndpoint(topic: string, partition: number): { nodeId: number; host: string; port: number } | null
 }
@@ -46,10 +48,12 @@ export interface TxnHost {
  * committed ones (or drops them). False when there is nothing to end there: the partition is
  * gone, or the log already holds a newer epoch of the producer (the marker is stale, as Kafka's
  * coordinator then gives up on it). A replica this broker does not lead refuses it with
- * NOT_LEADER_OR_FOLLOWER. The write is PartitionLog.appendControl: durable in the local log,
- * not waited on for replication (see the coordinator README).
+ * NOT_LEADER_OR_FOLLOWER. The write is PartitionLog.appendControl, and the marker counts as
+ * written once it is replicated (the high watermark passes it), like every coordinator write:
+ * a leadership lost meanwhile rejects with NOT_LEADER_OR_FOLLOWER (the coordinator retries at the
+ * new leader).
  */
-export async function writeMarker(host: Pick<TxnHost, 'partition' | 'notifyAppend' | 'groups' | 'isLeader'>, topic: string, partition: number, m: TxnMarker): Promise<boolean> {
+export async function writeMarker(host: Pick<TxnHost, 'partition' | 'notifyAppend' | 'groups' | 'isLeader' | 'waitCommitted'>, topic: string, partition: number, m: TxnMarker): Promise<boolean> {
   const log = host.partition(topic, partition)
   if (!log) return false
   if (!host.isLeader(topic, partition)) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partition}: this broker is not its leader, the transaction marker goes to the leader`)
@@ -61,28 +65,32 @@ export async function writeMarker(host: Pick<TxnHost, 'partition' | 'notifyAppen
     throw err
   }
   await appended.done
-  host.notifyAppend(topic, partition, 1) // the marker may have made a transaction's records readable (read_committed)
+  host.notifyAppend(topic, partition, 1) // followers fetch it; the high watermark moves when the ISR has it
+  await host.waitCommitted(topic, partition, appended.lastOffset + 1)
   if (topic === OFFSETS_TOPIC) host.groups.completeTransaction(m.producerId, m.commit, partition)
   return true
 }
 
-/** Creates __transaction_state when missing; returns its partition count. */
-export async function ensureTxnTopic(host: Pick<TxnHost, 'settings' | 'createTopics'> & { readonly metadata: { topic(name: string): { partitions: number } | undefined } }): Promise<{ partitions: number }> {
-  const existing = host.metadata.topic(TXN_TOPIC)
-  if (existing) return existing
+/**
+ * Creates __transaction_state when missing (compacted, internal,
+ * `transaction.state.log.replication.factor` replicas, at most the live brokers, and
+ * min.insync.replicas `transaction.state.log.min.isr`, at most that factor, as Kafka sets it);
+ * returns its partition count.
+ */
+export function ensureTxnTopic(host: InternalTopicHost): Promise<{ partitions: number }> {
   const config = txnConfig(host.settings)
-  const [outcome] = await host.createTopics([
-    {
-      name: TXN_TOPIC,
-      partitions: config.logPartitions,
-      replicationFactor: 1,
-      configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(config.logSegmentBytes), 'compression.type': 'uncompressed' },
-    },
-  ])
-  const topic = host.metadata.topic(TXN_TOPIC)
-  if (topic) return topic // created, or by a concurrent call
-  if (outcome && 'error' in outcome) throw outcome.error
-  throw new Error(`${TXN_TOPIC} was not created`)
+  return ensureInternalTopic(host, {
+    name: TXN_TOPIC,
+    partitions: config.logPartitions,
+    replicationFactor: config.logReplicationFactor,
+    replicationSetting: 'transaction.state.log.replication.factor',
+    configs: (replicationFactor) => ({
+      'cleanup.policy': 'compact',
+      'segment.bytes': String(config.logSegmentBytes),
+      'compression.type': 'uncompressed',
+      'min.insync.replicas': String(Math.max(1, Math.min(config.logMinIsr, replicationFactor))),
+    }),
+  })
 }
 
 /**
