@@ -419,6 +419,10 @@ export class Broker {
    */
   async appendCommitted(topic: string, partition: number, batches: Buffer[]): Promise<{ baseOffset: number; lastOffset: number }> {
     const replica = this.replicas.leader(topic, partition)
+    const minIsr = this.topicSettings(topic).minInsyncReplicas
+    if (replica.state.isr.length < minIsr) {
+      throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `The ISR of ${topic}-${partition} has ${replica.state.isr.length} replicas, fewer than min.insync.replicas=${minIsr}`)
+    }
     for (const b of batches) b.writeInt32BE(replica.state.leaderEpoch, 12) // partitionLeaderEpoch, not under the CRC
     const appended = replica.log.append(batches)
     await appended.done
