@@ -14,15 +14,8 @@ ap.add_argument('--timeout', type=float, default=60)
 a = ap.parse_args()
 
 migrations = []
-def log_cb(level_or_log, *rest):
-    pass
 
-class Capture:
-    def __init__(self): self.lines = []
-    def log(self, level, msg, *args):
-        text = msg % args if args else msg
-        if 'preferred replica' in text: migrations.append(text)
-
+# librdkafka's debug lines arrive through Python logging
 import logging
 logger = logging.getLogger('rdkafka')
 logger.setLevel(logging.DEBUG)
