@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { KafkaClient } from '../cli/kafka-client.js'
 import { startCluster } from '../../test/helpers/cluster.js'
 import { probe } from './health.js'
+import { isPortFree } from './ports.js'
 import { LocalCluster, type ClusterOptions, type ExitEvent } from './local-cluster.js'
 import { isAlive } from './pids.js'
 import { readClusterFile } from './spec.js'
@@ -329,10 +330,19 @@ describe('local cluster', () => {
     const used = tempDir()
     writeFileSync(path.join(used, 'greetings-0'), '')
     await assert.rejects(LocalCluster.create({ ...base, dataDir: used }), /not empty/)
-    const zk = await LocalCluster.create({ ...base, dataDir: tempDir(), brokers: 3, metadata: { mode: 'zookeeper', connect: '127.0.0.1:2181/fjord', controllers: 3 }, ports: { base: 40100 } })
+    // A port base below the ephemeral range (32768+), so concurrent tests' connections cannot take it.
+    let portBase = 0
+    for (let tries = 0; portBase === 0 && tries < 50; tries++) {
+      const candidate = 20_000 + Math.floor(Math.random() * 12_000)
+      const free = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => isPortFree('127.0.0.1', candidate + i)))
+      if (free.every(Boolean)) portBase = candidate
+    }
+    assert.ok(portBase > 0, 'no six consecutive free ports found')
+    const zk = await LocalCluster.create({ ...base, dataDir: tempDir(), brokers: 3, metadata: { mode: 'zookeeper', connect: '127.0.0.1:2181/fjord', controllers: 3 }, ports: { base: portBase } })
     assert.deepEqual(zk.controllerIds, [1001, 1002, 1003])
-    assert.equal(zk.controllerEndpoints, '127.0.0.1:40103,127.0.0.1:40104,127.0.0.1:40105')
-    assert.equal(zk.bootstrap, '127.0.0.1:40100,127.0.0.1:40101,127.0.0.1:40102')
+    const at = (i: number) => `127.0.0.1:${portBase + i}`
+    assert.equal(zk.controllerEndpoints, [at(3), at(4), at(5)].join(','))
+    assert.equal(zk.bootstrap, [at(0), at(1), at(2)].join(','))
     zk.detach()
   })
 })
