@@ -4,6 +4,7 @@
 // `rdkafka-driver group-consume` / `produce --rate` (librdkafka); see bench/README.md.
 
 import { spawn, type ChildProcess } from 'node:child_process'
+import { EventProc } from './event-proc.js'
 
 type Json = Record<string, unknown>
 
@@ -64,87 +65,6 @@ interface Ev {
   error?: string
 }
 
-/** A driver process that prints one JSON event per line and takes commands on stdin. */
-class EventProc {
-  readonly events: Ev[] = []
-  private waiters: { check: () => boolean; resolve: () => void }[] = []
-  private stderr = ''
-  exited = false
-  private readonly child: ChildProcess
-
-  constructor(ctx: GroupsContext, mode: string, args: Record<string, string | number>) {
-    const list = [mode]
-    for (const [k, v] of Object.entries(args)) list.push(`--${k}`, String(v))
-    list.push('--parent', String(process.pid))
-    this.child = spawn(ctx.driverPath, list, { stdio: ['pipe', 'pipe', 'pipe'] })
-    ctx.track(this.child)
-    let buf = ''
-    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        if (!line.startsWith('{')) continue
-        try {
-          this.events.push(JSON.parse(line) as Ev)
-        } catch {
-          continue
-        }
-      }
-      this.wake()
-    })
-    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-2000)))
-    this.child.stdin!.on('error', () => undefined)
-    this.child.once('exit', () => {
-      this.exited = true
-      ctx.untrack(this.child)
-      this.wake()
-    })
-  }
-
-  private wake(): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (w.check() || this.exited) {
-        w.resolve()
-        return false
-      }
-      return true
-    })
-  }
-
-  /** Resolves when `check()` holds (checked on every new event); rejects on timeout or exit. */
-  async until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-    if (!check()) {
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms; ${this.describe()}`)), timeoutMs)
-        this.waiters.push({
-          check,
-          resolve: () => {
-            clearTimeout(t)
-            resolve()
-          },
-        })
-        this.wake()
-      })
-    }
-    if (!check()) throw new Error(`${what}: driver exited; ${this.describe()}`)
-  }
-
-  describe(): string {
-    const last = this.events.slice(-3).map((e) => JSON.stringify(e))
-    const fatal = this.events.find((e) => e.ev === undefined && e.error)
-    return `last events ${last.join(' ')}${fatal ? `; error ${fatal.error}` : ''}; stderr: ${this.stderr.slice(-600)}`
-  }
-
-  send(line: string): void {
-    if (!this.exited) this.child.stdin!.write(line + '\n')
-  }
-
-  kill(sig: NodeJS.Signals = 'SIGKILL'): void {
-    if (!this.exited) this.child.kill(sig)
-  }
-}
 
 /** Each member's current assignment (eager protocol: a revoke empties it), from its events. */
 function assignments(events: Ev[], upTo = events.length): Map<number, number[]> {
@@ -181,8 +101,8 @@ function coveredAt(events: Ev[], members: number, partitions: number, from: numb
 
 // ---------------------------------------------------------------- failover
 
-function member(ctx: GroupsContext, bootstrap: string, group: string): EventProc {
-  return new EventProc(ctx, 'group-consume', {
+function member(ctx: GroupsContext, bootstrap: string, group: string): EventProc<Ev> {
+  return new EventProc<Ev>(ctx, 'group-consume', {
     bootstrap,
     topic: FAILOVER_TOPIC,
     group,
@@ -194,7 +114,7 @@ function member(ctx: GroupsContext, bootstrap: string, group: string): EventProc
 }
 
 /** Latest assignment of a one-member process, and whether each of its partitions delivered since. */
-function steady(p: EventProc): { parts: number[]; consuming: boolean } {
+function steady(p: EventProc<Ev>): { parts: number[]; consuming: boolean } {
   let at = -1
   for (let i = p.events.length - 1; i >= 0; i--) {
     const e = p.events[i]!
@@ -217,7 +137,7 @@ function steady(p: EventProc): { parts: number[]; consuming: boolean } {
  */
 async function failover(ctx: GroupsContext, bootstrap: string, runs: number, label: string): Promise<Json> {
   const P = groupSettings.failover_partitions
-  const producer = new EventProc(ctx, 'produce', {
+  const producer = new EventProc<Ev>(ctx, 'produce', {
     bootstrap,
     topic: FAILOVER_TOPIC,
     partitions: P,
@@ -226,7 +146,7 @@ async function failover(ctx: GroupsContext, bootstrap: string, runs: number, lab
     seconds: 600,
     'linger-ms': 5,
   })
-  const pairs: { a: EventProc; b: EventProc; group: string }[] = []
+  const pairs: { a: EventProc<Ev>; b: EventProc<Ev>; group: string }[] = []
   try {
     const stamp = Date.now().toString(36)
     for (let i = 0; i < runs; i++) {
@@ -305,7 +225,7 @@ async function failover(ctx: GroupsContext, bootstrap: string, runs: number, lab
 async function rebalance(ctx: GroupsContext, bootstrap: string, initialDelayMs: number | string): Promise<Json> {
   const M = groupSettings.rebalance_members
   const P = groupSettings.rebalance_partitions
-  const proc = new EventProc(ctx, 'group-consume', {
+  const proc = new EventProc<Ev>(ctx, 'group-consume', {
     bootstrap,
     topic: REBALANCE_TOPIC,
     group: `bench-rebalance-${Date.now().toString(36)}`,

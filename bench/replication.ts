@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { LocalCluster } from '../src/cluster/local-cluster.js'
+import { EventProc } from './event-proc.js'
 
 type Json = Record<string, unknown>
 
@@ -171,95 +172,11 @@ interface Ev {
   unflushed?: number
 }
 
-/** A driver process that prints one JSON event per line and takes commands on stdin. */
-class EventProc {
-  readonly events: Ev[] = []
-  private waiters: { check: () => boolean; resolve: () => void }[] = []
-  private stderr = ''
-  exited = false
-  private readonly child: ChildProcess
-
-  constructor(ctx: ReplicationContext, mode: string, args: Record<string, string | number>) {
-    const list = [mode]
-    for (const [k, v] of Object.entries(args)) list.push(`--${k}`, String(v))
-    list.push('--parent', String(process.pid))
-    this.child = spawn(ctx.driverPath, list, { stdio: ['pipe', 'pipe', 'pipe'] })
-    ctx.track(this.child)
-    let buf = ''
-    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        if (!line.startsWith('{')) continue
-        try {
-          this.events.push(JSON.parse(line) as Ev)
-        } catch {
-          continue
-        }
-      }
-      this.wake()
-    })
-    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-2000)))
-    this.child.stdin!.on('error', () => undefined)
-    this.child.once('exit', () => {
-      this.exited = true
-      ctx.untrack(this.child)
-      this.wake()
-    })
-  }
-
-  private wake(): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (w.check() || this.exited) {
-        w.resolve()
-        return false
-      }
-      return true
-    })
-  }
-
-  /** Resolves when `check()` holds (checked on every new event); rejects on timeout or exit. */
-  async until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-    if (!check()) {
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms; ${this.describe()}`)), timeoutMs)
-        this.waiters.push({
-          check,
-          resolve: () => {
-            clearTimeout(t)
-            resolve()
-          },
-        })
-        this.wake()
-      })
-    }
-    if (!check()) throw new Error(`${what}: driver exited; ${this.describe()}`)
-  }
-
-  describe(): string {
-    const last = this.events
-      .filter((e) => e.ev !== 'ack')
-      .slice(-3)
-      .map((e) => JSON.stringify(e).slice(0, 400))
-    const fatal = this.events.find((e) => e.ev === undefined && e.error)
-    return `last events ${last.join(' ')}${fatal ? `; error ${fatal.error}` : ''}; stderr: ${this.stderr.slice(-600)}`
-  }
-
-  send(line: string): void {
-    if (!this.exited) this.child.stdin!.write(line + '\n')
-  }
-
-  kill(): void {
-    if (!this.exited) this.child.kill('SIGKILL')
-  }
-}
 
 type Metadata = NonNullable<Ev['partitions']>
 
 /** Asks the producer's client for the topic's metadata (a fresh Metadata request). */
-async function metadata(proc: EventProc): Promise<Metadata> {
+async function metadata(proc: EventProc<Ev>): Promise<Metadata> {
   const n = proc.events.length
   proc.send('metadata')
   let found: Ev | undefined
@@ -269,7 +186,7 @@ async function metadata(proc: EventProc): Promise<Metadata> {
 }
 
 /** Polls metadata until every partition has a leader and `isr` in-sync replicas. */
-async function waitIsr(proc: EventProc, partitions: number, isr: number, timeoutMs: number): Promise<Metadata> {
+async function waitIsr(proc: EventProc<Ev>, partitions: number, isr: number, timeoutMs: number): Promise<Metadata> {
   const deadline = mono() + timeoutMs / 1000
   let last: Metadata = []
   for (;;) {
@@ -290,7 +207,7 @@ async function waitIsr(proc: EventProc, partitions: number, isr: number, timeout
 async function failover(ctx: ReplicationContext, cluster: LocalCluster, runs: number): Promise<Json> {
   const P = replicationSettings.partitions
   const target = replicationSettings.failover_partition
-  const proc = new EventProc(ctx, 'acks-timeline', {
+  const proc = new EventProc<Ev>(ctx, 'acks-timeline', {
     bootstrap: cluster.bootstrap,
     topic: TOPICS.failover,
     partitions: P,
