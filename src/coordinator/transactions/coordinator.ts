@@ -450,9 +450,9 @@ export class TransactionCoordinator {
     }
     const coordinatorEpoch = term.leaderEpoch >= 0 ? term.leaderEpoch : COORDINATOR_EPOCH
     const marker: TxnMarker = { producerId: meta.producerId, producerEpoch: meta.producerEpoch, commit, coordinatorEpoch }
-    const todo = [...left]
+    const pending = [...left]
     const outcomes = await Promise.allSettled(
-      todo.map(async (k) => {
+      pending.map(async (k) => {
         const [topic, p] = k.split('\0') as [string, string]
         await this.markers.writeMarker(topic, Number(p), marker)
         left.delete(k)
