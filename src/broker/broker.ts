@@ -6,7 +6,7 @@
 
 import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { existsSync, readFileSync, renameSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import type { TopicRecord, PartitionState } from '../controller/records.js'
 import { Controller, type Outcome, type TopicCreation } from '../controller/controller.js'
@@ -214,9 +214,29 @@ export class Broker {
       void this.replicas.applyMetadata(image)
     })
     await this.link.start(this.host, this.port, intSetting(this.settings, 'controller.request.timeout.ms'))
+    this.checkClusterId(this.link.image.clusterId)
     await this.replicas.applyMetadata(this.link.image)
     await this.metadata.start()
     await this.openCoordinators()
+  }
+
+  /**
+   * The data directory belongs to one cluster (Kafka's meta.properties): joining another one
+   * would make this broker delete every log the new cluster does not know, so it refuses.
+   */
+  private checkClusterId(clusterId: string): void {
+    const file = join(this.dataDir, 'meta.properties')
+    if (existsSync(file)) {
+      const stored = /^cluster\.id=(.*)$/m.exec(readFileSync(file, 'utf8'))?.[1]?.trim()
+      if (stored && stored !== clusterId) {
+        this.link.close()
+        throw new Error(`${this.dataDir} belongs to cluster ${stored}, but the controller's cluster is ${clusterId}; refusing to join (its logs would be deleted)`)
+      }
+      return
+    }
+    const tmp = `${file}.tmp`
+    writeFileSync(tmp, `#Written by Fjord\nversion=1\ncluster.id=${clusterId}\nnode.id=${this.brokerId}\n`)
+    renameSync(tmp, file)
   }
 
   private async openCoordinators(): Promise<void> {
@@ -444,7 +464,7 @@ export class Broker {
 
   // ---- waiting for data ---------------------------------------------------------------------------
 
-  private listen_(map: Map<string, Set<Listener>>, topic: string, partition: number, listener: Listener): () => void {
+  private subscribe(map: Map<string, Set<Listener>>, topic: string, partition: number, listener: Listener): () => void {
     const key = `${topic}\0${partition}`
     let set = map.get(key)
     if (!set) map.set(key, (set = new Set()))
@@ -462,12 +482,12 @@ export class Broker {
 
   /** Consumers: called when records become visible (the high watermark moved) or the partition changed. */
   onCommitted(topic: string, partition: number, listener: Listener): () => void {
-    return this.listen_(this.committedListeners, topic, partition, listener)
+    return this.subscribe(this.committedListeners, topic, partition, listener)
   }
 
   /** Followers: called when the leader's log grows. */
   onWritten(topic: string, partition: number, listener: Listener): () => void {
-    return this.listen_(this.writtenListeners, topic, partition, listener)
+    return this.subscribe(this.writtenListeners, topic, partition, listener)
   }
 
   /**

@@ -45,7 +45,6 @@ export class ControllerLink {
   private closed = false
   private address = { host: '127.0.0.1', port: 0 }
   private readonly changeListeners: MetadataChange[] = []
-  private readyWaiters: (() => void)[] = []
 
   constructor(private readonly opts: ControllerLinkOptions) {}
 
@@ -208,6 +207,5 @@ export class ControllerLink {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     this.channel?.close()
     this.channel = null
-    for (const w of this.readyWaiters) w()
   }
 }

@@ -358,7 +358,7 @@ describe('controlled shutdown', () => {
       assert.equal(h.c.image.offset, offset)
       // preferred elections do not move leadership back to it
       assert.equal(codeOf((await h.c.electLeaders(0, [{ topic: 't', partition: 0 }]))[0]), E.PREFERRED_LEADER_NOT_AVAILABLE)
-      assert.deepEqual(await h.c.electPreferredLeaders(null), [])
+      assert.deepEqual(await h.c.electPreferredLeaders(), [])
       // once it stops (session closed) it is fenced; the solo partition goes offline, kept in its ISR
       await h.c.fenceBroker(1, 'stopped')
       assert.deepEqual(pick(h.state('solo', 0)), { replicas: [1], isr: [1], leader: -1, leaderEpoch: 1, partitionEpoch: 1 })
@@ -451,7 +451,7 @@ describe('preferred leaders', () => {
       assert.deepEqual(h.state('p', 0).isr, [2, 3])
       assert.deepEqual((await h.c.electLeaders(0, [{ topic: 'p', partition: 0 }, { topic: 'p', partition: 1 }, { topic: 'p', partition: 5 }])).map(codeOf),
         [E.PREFERRED_LEADER_NOT_AVAILABLE, E.ELECTION_NOT_NEEDED, E.UNKNOWN_TOPIC_OR_PARTITION])
-      assert.deepEqual(await h.c.electPreferredLeaders(null), [], 'not in sync yet')
+      assert.deepEqual(await h.c.electPreferredLeaders(), [], 'not in sync yet')
       await h.alter(2, 'p', 0, [2, 3, 1])
       const before = h.state('p', 0)
       const [elected] = await h.c.electLeaders(0, [{ topic: 'p', partition: 0 }])
@@ -464,7 +464,7 @@ describe('preferred leaders', () => {
       await h.register(2)
       assert.equal(h.state('p', 1).leader, 3)
       await h.alter(3, 'p', 1, [3, 1, 2])
-      assert.deepEqual(await h.c.electPreferredLeaders(null), [{ ok: { topic: 'p', partition: 1, leader: 2 } }])
+      assert.deepEqual(await h.c.electPreferredLeaders(), [{ ok: { topic: 'p', partition: 1, leader: 2 } }])
       assert.equal(h.state('p', 1).leader, 2)
     } finally {
       await h.close()

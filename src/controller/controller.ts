@@ -122,7 +122,7 @@ export class Controller {
     this.sessionTimer = setInterval(() => this.checkSessions(), Math.max(100, Math.floor(this.options.sessionTimeoutMs / 4)))
     this.sessionTimer.unref()
     if (this.options.leaderImbalanceCheckIntervalMs > 0) {
-      this.imbalanceTimer = setInterval(() => void this.electPreferredLeaders(null).catch(() => {}), this.options.leaderImbalanceCheckIntervalMs)
+      this.imbalanceTimer = setInterval(() => void this.electPreferredLeaders().catch(() => {}), this.options.leaderImbalanceCheckIntervalMs)
       this.imbalanceTimer.unref()
     }
     this.options.log?.info({ epoch: this.epoch, records: records.length, clusterId: this.image.clusterId }, 'active controller')
@@ -491,7 +491,7 @@ export class Controller {
 
   /** Preferred (type 0) or unclean (type 1) leader election; null partitions: all of them. */
   electLeaders(type: 0 | 1, partitions: { topic: string; partition: number }[] | null): Promise<Outcome<{ topic: string; partition: number; leader: number }>[]> {
-    if (type === 0 && partitions === null) return this.electPreferredLeaders(null)
+    if (type === 0 && partitions === null) return this.electPreferredLeaders()
     return this.run(() => {
       const records: MetadataRecord[] = []
       const brokers = this.image.brokers
@@ -519,7 +519,7 @@ export class Controller {
   }
 
   /** Moves leadership back to each partition's preferred replica where it is in sync and alive. */
-  electPreferredLeaders(_: null): Promise<Outcome<{ topic: string; partition: number; leader: number }>[]> {
+  electPreferredLeaders(): Promise<Outcome<{ topic: string; partition: number; leader: number }>[]> {
     return this.run(() => {
       const records: MetadataRecord[] = []
       const outcomes: Outcome<{ topic: string; partition: number; leader: number }>[] = []

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import type { MetadataImage, PartitionState } from '../controller/records.js'
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
-import type { LogConfig, LogManager, PartitionLog } from '../storage/index.js'
+import type { LogConfig, LogManager } from '../storage/index.js'
 import { LeaderFetcher, type FetcherHost } from './fetcher.js'
 import { PartitionReplica, type ReplicaHost } from './partition-replica.js'
 
@@ -268,4 +268,3 @@ export class ReplicaManager implements ReplicaHost, FetcherHost {
   }
 }
 
-export type { PartitionLog }
