@@ -443,13 +443,14 @@ export class Broker {
     if (replica.state.isr.length < minIsr) {
       throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `The ISR of ${topic}-${partition} has ${replica.state.isr.length} replicas, fewer than min.insync.replicas=${minIsr}`)
     }
-    for (const b of batches) b.writeInt32BE(replica.state.leaderEpoch, 12) // partitionLeaderEpoch, not under the CRC
+    const epoch = replica.state.leaderEpoch
+    for (const b of batches) b.writeInt32BE(epoch, 12) // partitionLeaderEpoch, not under the CRC
     const appended = replica.log.append(batches)
     await appended.done
     let bytes = 0
     for (const b of batches) bytes += b.length
     replica.written(appended.lastOffset + 1, bytes)
-    await replica.waitForHighWatermark(appended.lastOffset + 1, intSetting(this.settings, 'replica.commit.timeout.ms'))
+    await replica.waitForHighWatermark(appended.lastOffset + 1, intSetting(this.settings, 'replica.commit.timeout.ms'), epoch)
     return { baseOffset: appended.baseOffset, lastOffset: appended.lastOffset }
   }
 

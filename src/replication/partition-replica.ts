@@ -160,6 +160,7 @@ export class PartitionReplica {
 
   /** This leader wrote batches ending before `end` (`bytes` long). */
   written(end: number, bytes: number): void {
+    if (this.role !== 'leader') return
     this.unreadBytes.push({ end, bytes })
     this.host.notifyWritten(this.topic, this.partition)
     this.advanceHighWatermark()
@@ -167,13 +168,14 @@ export class PartitionReplica {
 
   /** Recomputes the high watermark: the smallest log end of the ISR (which includes this leader). */
   advanceHighWatermark(): void {
+    // Only a leader moves its high watermark itself; a follower takes its leader's. (A write that
+    // completes after leadership moved away must not make its own records look committed.)
+    if (this.role !== 'leader') return
     let hw = this.log.writtenEndOffset
-    if (this.role === 'leader') {
-      for (const r of this.maximalIsr) {
-        if (r === this.host.brokerId) continue
-        const f = this.followers.get(r)
-        hw = Math.min(hw, f ? f.logEnd : -1)
-      }
+    for (const r of this.maximalIsr) {
+      if (r === this.host.brokerId) continue
+      const f = this.followers.get(r)
+      hw = Math.min(hw, f ? f.logEnd : -1)
     }
     if (hw <= this.hw) return
     this.hw = hw
@@ -191,10 +193,17 @@ export class PartitionReplica {
     this.host.notifyCommitted(this.topic, this.partition, Math.max(bytes, 1))
   }
 
-  /** Resolves once the high watermark reaches `offset` (acks=all); rejects on timeout or lost leadership. */
-  waitForHighWatermark(offset: number, timeoutMs: number): Promise<void> {
+  /**
+   * Resolves once the high watermark reaches `offset` (acks=all) while this replica still leads
+   * in `leaderEpoch` (the epoch the records were appended under); rejects on timeout or when
+   * leadership moved, even if the offset looks committed: a deposed leader's records may be
+   * truncated by the next one.
+   */
+  waitForHighWatermark(offset: number, timeoutMs: number, leaderEpoch = this.state.leaderEpoch): Promise<void> {
+    if (this.role !== 'leader' || this.state.leaderEpoch !== leaderEpoch) {
+      return Promise.reject(new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${this.topic}-${this.partition}: leadership moved (epoch ${this.state.leaderEpoch}, leader ${this.state.leader}) before the write was replicated`))
+    }
     if (this.hw >= offset) return Promise.resolve()
-    if (this.role !== 'leader') return Promise.reject(new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER))
     return new Promise((resolve, reject) => {
       const w: Waiter = { offset, resolve, reject, timer: null }
       w.timer = setTimeout(() => {

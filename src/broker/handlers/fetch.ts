@@ -179,15 +179,9 @@ async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: b
   }
   const log = replica.log
   const follower = who.replicaId >= 0
-  if (follower && !replica.followerFetched(who.replicaId, t.fetchOffset)) {
-    answer.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER.code // not a replica of this partition
-    return answer
-  }
-  const hw = replica.hw
-  const lso = Math.min(log.lastStableOffset, hw)
-  const committed = isolation === READ_COMMITTED
-  answer.highWatermark = hw
-  answer.lastStableOffset = lso
+  const logEnd = log.writtenEndOffset
+  answer.highWatermark = replica.hw
+  answer.lastStableOffset = Math.min(log.lastStableOffset, replica.hw)
   answer.logStartOffset = log.logStartOffset
   const preferred = preferredReplica(broker, replica, who)
   if (preferred >= 0 && preferred !== broker.brokerId) {
@@ -195,7 +189,8 @@ async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: b
     return answer
   }
   if (t.lastFetchedEpoch >= 0) {
-    // The fetcher's last batch has this epoch: if our history ends that epoch earlier, its log diverged.
+    // The fetcher's last batch has this epoch: if our history ends that epoch earlier, its log
+    // diverged. A diverging follower's offset says nothing about what it holds: it does not count.
     const end = log.endOffsetForEpoch(t.lastFetchedEpoch)
     if (end.epoch < 0 || end.endOffset < 0) {
       answer.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE.code
@@ -206,11 +201,20 @@ async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: b
       return answer
     }
   }
-  const logEnd = log.writtenEndOffset
   if (t.fetchOffset < log.logStartOffset || t.fetchOffset > logEnd) {
     answer.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE.code
     return answer
   }
+  // A follower's fetch offset is its log end: it moves the high watermark before we answer.
+  if (follower && !replica.followerFetched(who.replicaId, t.fetchOffset)) {
+    answer.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER.code // not a replica of this partition
+    return answer
+  }
+  const hw = replica.hw
+  const lso = Math.min(log.lastStableOffset, hw)
+  const committed = isolation === READ_COMMITTED
+  answer.highWatermark = hw
+  answer.lastStableOffset = lso
   if (committed) answer.abortedTransactions = []
   // Followers copy everything written; consumers see only what the ISR has.
   const upper = follower ? logEnd : committed ? lso : hw

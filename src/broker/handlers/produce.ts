@@ -61,7 +61,7 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
         // A retry of a batch we already have: answer with where it went, append nothing. If the
         // original is still being written, its outcome is the retry's: wait for it.
         await log.whenWritten(duplicate.lastOffset)
-        if (acks === -1) await replica.waitForHighWatermark(duplicate.lastOffset + 1, timeoutMs)
+        if (acks === -1) await replica.waitForHighWatermark(duplicate.lastOffset + 1, timeoutMs, epoch)
         result.baseOffset = duplicate.firstOffset
         result.logStartOffset = log.logStartOffset
         return result
@@ -79,7 +79,7 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
     if (acks === 0) written.catch((err) => broker.log.warn({ err, topic, partition: index }, 'acks=0 append failed'))
     else await written
     if (acks === -1) {
-      await replica.waitForHighWatermark(appended.lastOffset + 1, timeoutMs)
+      await replica.waitForHighWatermark(appended.lastOffset + 1, timeoutMs, epoch)
       if (replica.state.isr.length < settings.minInsyncReplicas) {
         throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND, `The ISR of ${topic}-${index} shrank to ${replica.state.isr.length}, below min.insync.replicas=${settings.minInsyncReplicas}, after the append`)
       }
