@@ -228,6 +228,8 @@ export function checkAcked(acks: Ack[], read: ReadRecord[], opts: { numericOrder
     const v = at.get(`${a.p}:${a.o}`);
     if (v === a.v) continue;
     const found = where.get(a.v);
+    // acknowledged without an offset (-1): it must be in its partition, found by value
+    if (a.o < 0 && found?.some((r) => r.p === a.p)) continue;
     if (found) {
       if (res.moved.length < 20) res.moved.push(`${a.v} acked at p${a.p}@${a.o}, read at ${found.map((r) => `p${r.p}@${r.o}`).join(',')} (p${a.p}@${a.o} holds ${v ?? 'nothing'})`);
     } else {

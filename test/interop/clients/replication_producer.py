@@ -56,7 +56,9 @@ def now_ms():
 def on_delivery(err, msg):
     if err is None:
         state['acked'] += 1
-        write('A %d %d %s %d' % (msg.partition(), msg.offset(), msg.value().decode(), now_ms()))
+        # librdkafka may acknowledge a record without its offset (None): -1, checked by value
+        offset = msg.offset() if msg.offset() is not None else -1
+        write('A %d %d %s %d' % (msg.partition(), offset, msg.value().decode(), now_ms()))
     else:
         state['failed'] += 1
         write('E %s %s %d %d %d' % (msg.value().decode(), err.name(), 1 if err.retriable() else 0, 1 if err.fatal() else 0, now_ms()))
