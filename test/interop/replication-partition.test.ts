@@ -64,7 +64,7 @@ import {
   readTopic,
   replicaLogBytes,
   sleep,
-  spawnPython,
+  startProducer,
   topicView,
   waitForViews,
   within,
@@ -227,25 +227,7 @@ async function startProxiedCluster(brokerSettings: Record<string, string>, contr
 // ------------------------------------------------------------------------------------------ producers
 
 function startFaultProducer(args: string[]): ProducerRun {
-  const run: ProducerRun = { acks: [], failures: [], clientErrors: [], produced: 0, summary: null, client: undefined as unknown as ProducerRun['client'] };
-  run.client = spawnPython('fault_producer.py', args, (line) => {
-    const kind = line[0];
-    if (kind === 'A') {
-      const [, p, o, v, ms] = line.split(' ');
-      run.acks.push({ p: Number(p), o: Number(o), v: v!, ms: Number(ms) });
-    } else if (kind === 'E') {
-      const [, v, error, retriable, fatal, ms] = line.split(' ');
-      run.failures.push({ v: v!, error: error!, retriable: retriable === '1', fatal: fatal === '1', ms: Number(ms) });
-    } else if (kind === 'C') {
-      const parts = line.split(' ');
-      run.clientErrors.push({ error: parts[1]!, retriable: parts[2] === '1', fatal: parts[3] === '1', ms: Number(parts[4]), text: parts.slice(5).join(' ') });
-    } else if (kind === 'P') {
-      run.produced = Number(line.split(' ')[1]);
-    } else if (kind === 'S') {
-      run.summary = JSON.parse(line.slice(2)) as Record<string, unknown>;
-    }
-  });
-  return run;
+  return startProducer(args, 'fault_producer.py');
 }
 
 /** Stops a producer; returns what is wrong with its run (empty: everything acknowledged, no error). */

@@ -461,10 +461,13 @@ export interface ProducerRun {
   client: LiveClient;
 }
 
-/** Starts replication_producer.py; its reports accumulate in the returned object as they arrive. */
-export function startProducer(args: string[]): ProducerRun {
+/**
+ * Starts a producer script speaking replication_producer.py's line protocol (A/E/C/P/S lines);
+ * its reports accumulate in the returned object as they arrive.
+ */
+export function startProducer(args: string[], script = 'replication_producer.py'): ProducerRun {
   const run: ProducerRun = { acks: [], failures: [], clientErrors: [], produced: 0, summary: null, client: undefined as unknown as LiveClient };
-  run.client = spawnPython('replication_producer.py', args, (line) => {
+  run.client = spawnPython(script, args, (line) => {
     const kind = line[0];
     if (kind === 'A') {
       const [, p, o, v, ms] = line.split(' ');
