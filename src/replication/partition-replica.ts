@@ -227,11 +227,6 @@ export class PartitionReplica {
     }
   }
 
-  /** For DescribeLogDirs-like reporting and tests: each follower's known log end. */
-  followerEnds(): Map<number, number> {
-    return new Map([...this.followers].map(([id, f]) => [id, f.logEnd]))
-  }
-
   // ---- follower ----------------------------------------------------------------------------------
 
   /** After copying from the leader: its high watermark, capped by what we have. */

@@ -94,10 +94,6 @@ export class ReplicaManager implements ReplicaHost, FetcherHost {
     return this.replicas.get(key(topic, partition))
   }
 
-  all(): IterableIterator<PartitionReplica> {
-    return this.replicas.values()
-  }
-
   /** The leader replica of a partition here, or the Kafka error a client should see. */
   leader(topic: string, partition: number): PartitionReplica {
     const r = this.replicas.get(key(topic, partition))
