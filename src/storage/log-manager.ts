@@ -9,6 +9,7 @@ import { Cleaner } from './cleaner.js'
 import { type LogConfig, isCompacted, logConfig } from './config.js'
 import { type StorageFs, nodeFs } from './fs-layer.js'
 import { PartitionLog, type RecordCodec } from './partition-log.js'
+import { Volume } from './volume.js'
 
 /** The subset of a pino logger storage uses. */
 export interface StorageLogger {
@@ -35,6 +36,11 @@ export interface LogManagerOptions {
   codec?: RecordCodec
   /** High watermark per partition; retention never deletes at or beyond it. Default: the log end. */
   highWatermark?: (topic: string, partition: number) => number | undefined
+  /**
+   * volume.size.bytes: the size of the volume the logs live on. Once the segments and indexes
+   * reach it, writes fail as on a full disk. -1 (default): the file system's own size.
+   */
+  volumeSizeBytes?: number
 }
 
 export interface PartitionSize {
@@ -69,6 +75,8 @@ export class LogManager {
   private checkpointWrite: Promise<void> = Promise.resolve()
   private opened = false
   readonly cleaner: Cleaner
+  /** The bytes every partition log holds, as a running total, and the quota on them. */
+  readonly volume: Volume
 
   constructor(
     readonly dataDir: string,
@@ -77,6 +85,7 @@ export class LogManager {
     this.fs = opts.fs ?? nodeFs
     this.now = opts.now ?? Date.now
     this.cleaner = new Cleaner(this.opts.log)
+    this.volume = new Volume(opts.volumeSizeBytes ?? -1)
   }
 
   /** Loads every partition directory, recovering those left by an unclean stop, and starts the sweep. */
@@ -121,6 +130,7 @@ export class LogManager {
       fs: this.fs,
       now: this.now,
       codec: this.opts.codec,
+      volume: this.volume,
       onLogStartOffsetChange: () => this.saveCheckpoints(),
       log: this.opts.log ? (msg: string, fields?: Record<string, unknown>) => this.opts.log!.warn({ topic, partition, ...fields }, msg) : undefined,
     }

@@ -34,6 +34,7 @@ import {
 import { ControlType, buildControlBatch, computeBatchCrc, readControlRecord } from '../protocol/records.js'
 import { type LogConfig, defaultProducerIdExpirationMs, logConfig } from './config.js'
 import { type StorageFs, isStorageErrno, nodeFs } from './fs-layer.js'
+import type { Volume } from './volume.js'
 import { firstRecord, forEachRecord } from './record-view.js'
 import { OFFSET_INDEX_ENTRY, OffsetIndex, Segment, TIME_INDEX_ENTRY, TimeIndex, decodeTxnIndex, scanSegment, segmentFileName } from './segment.js'
 import { ProducerStateManager } from './producer-state.js'
@@ -156,6 +157,11 @@ export interface PartitionLogOptions {
   codec?: RecordCodec
   /** Logs recovery and storage errors. */
   log?: (msg: string, fields?: Record<string, unknown>) => void
+  /**
+   * The volume this log lives on: it is told the bytes the log holds, and a write that does
+   * not fit its quota fails as on a full disk (ENOSPC).
+   */
+  volume?: Volume
 }
 
 interface PendingWrite {
@@ -220,6 +226,8 @@ export class PartitionLog {
   readonly fs: StorageFs
   readonly now: () => number
   readonly codec: RecordCodec | undefined
+  /** Bytes of this log counted in the volume (segments and index entries written). */
+  private counted = 0
 
   private constructor(
     readonly dir: string,
@@ -237,6 +245,7 @@ export class PartitionLog {
   static async open(dir: string, config: Partial<LogConfig> = {}, opts: PartitionLogOptions = {}): Promise<PartitionLog> {
     const log = new PartitionLog(dir, logConfig(config), opts)
     await log.load()
+    log.recount()
     return log
   }
 
@@ -816,6 +825,7 @@ export class PartitionLog {
       if (old.deleted) return
       try {
         old.sealTimeIndex()
+        this.recount() // the time index's last entry
         if (old.fd >= 0) await this.fs.fdatasync(old.fd)
         await old.persistIndexes(true)
         if (snapshot?.valid && !this.closed) {
@@ -847,20 +857,29 @@ export class PartitionLog {
         const bufs: Buffer[] = []
         let end = startIdx
         let records = 0
+        let bytes = 0
         while (end < this.queue.length && this.queue[end].seg === seg && bufs.length + this.queue[end].bufs.length <= IOV_MAX) {
           const w = this.queue[end]
           for (const b of w.bufs) bufs.push(b)
           records += w.records
+          bytes += w.bytes
           end++
         }
         if (end === startIdx) {
           // A single append with more than IOV_MAX batches.
           for (const b of first.bufs) bufs.push(b)
           records += first.records
+          bytes += first.bytes
           end++
         }
         this.qHead = end
+        const volume = this.opts.volume
+        let reserved = 0
         try {
+          if (volume) {
+            volume.reserve(bytes) // per write, never per record; throws ENOSPC past the quota
+            reserved = bytes
+          }
           if (this.needsTruncate) {
             await this.fs.ftruncate(this.needsTruncate.seg.fd, this.needsTruncate.position)
             this.needsTruncate = null
@@ -874,9 +893,11 @@ export class PartitionLog {
             this.lastFlushTime = this.now()
           }
         } catch (err) {
+          volume?.settle(reserved, 0)
           await this.writeFailed(startIdx, err)
           continue
         }
+        const before = seg.diskBytes
         for (let i = startIdx; i < end; i++) {
           const w = this.queue[i]
           let pos = w.position
@@ -887,6 +908,11 @@ export class PartitionLog {
           this.writtenEnd = w.nextOffset
           w.bufs = [] // written: release the request's buffers
           w.resolve()
+        }
+        if (volume) {
+          const grown = seg.diskBytes - before
+          this.counted += grown
+          volume.settle(reserved, grown)
         }
         if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
           this.queue = this.queue.slice(this.qHead)
@@ -1186,7 +1212,8 @@ export class PartitionLog {
 
   /** Runs maintenance operations one at a time, in order. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.maintenance.then(fn, fn)
+    // Maintenance is what shrinks (or rewrites) a log: the volume learns its new size after each.
+    const run = this.maintenance.then(fn, fn).finally(() => this.recount())
     this.maintenance = run.catch(() => {})
     return run
   }
@@ -1431,6 +1458,22 @@ export class PartitionLog {
     this.segs.splice(i, old.length, replacement)
   }
 
+  /** Bytes this log holds: its segments and their offset and time index entries. */
+  get diskBytes(): number {
+    let n = 0
+    for (const seg of this.segs) n += seg.diskBytes
+    return n
+  }
+
+  /** Tells the volume the bytes this log holds now (after loading and after maintenance). */
+  private recount(): void {
+    const volume = this.opts.volume
+    if (!volume || this.closed) return
+    const now = this.diskBytes
+    volume.add(now - this.counted)
+    this.counted = now
+  }
+
   updateConfig(config: Partial<LogConfig>): void {
     this.config = logConfig({ ...this.config, ...config })
   }
@@ -1457,6 +1500,8 @@ export class PartitionLog {
     }
     await this.purgeDeleted(true)
     this.tailClear()
+    this.opts.volume?.add(-this.counted)
+    this.counted = 0
   }
 
   get isClosed(): boolean {

@@ -306,6 +306,11 @@ export class Segment {
     this.batches++
   }
 
+  /** Bytes this segment holds on disk: the written log plus its offset and time index entries. */
+  get diskBytes(): number {
+    return this.size + this.offsetIndex.length * OFFSET_INDEX_ENTRY + this.timeIndex.length * TIME_INDEX_ENTRY
+  }
+
   /** Writes index entries not yet on disk (append-only; `full` rewrites the files). */
   async persistIndexes(full = false, offsetEntries = this.offsetIndex.length, timeEntries = this.timeIndex.length): Promise<void> {
     if (this.deleted) return
