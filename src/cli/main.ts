@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
+import { runClusterCommand } from './cluster-command.js'
 import { runController } from './controller-command.js'
 import { Broker } from '../broker/broker.js'
 import { brokerSettingDefs, envName, isKnownSetting, resolveSettings, validateSettings, type BrokerSettings } from '../broker/config.js'
@@ -19,6 +20,8 @@ Commands:
   broker                          run one broker
   controller                      run a controller (for a cluster of brokers)
   start                           run a supervised local cluster (controller and brokers)
+  cluster create|list|describe|nodes|bootstrap|scale|storage|reboot|delete|operations|wait|configuration
+                                  MSK clusters through the control plane's API (fjord cluster --help)
   topic list                      list topics
   topic describe NAME             partitions, offsets and config overrides of a topic
   topic create NAME [--partitions N] [--replication-factor N] [--config KEY=VALUE ...]
@@ -141,6 +144,9 @@ async function main(): Promise<void> {
       return runController(rest)
     case 'topic':
       process.exitCode = await runTopicCommand(rest)
+      return
+    case 'cluster':
+      process.exitCode = await runClusterCommand(rest)
       return
     case 'group':
       process.exitCode = await runGroupCommand(rest)
