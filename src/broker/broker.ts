@@ -20,6 +20,7 @@ import { ReplicaManager } from '../replication/replica-manager.js'
 import type { PartitionReplica } from '../replication/partition-replica.js'
 import { BrokerMetadata } from './broker-metadata.js'
 import { boolSetting, intSetting, parseListener, type BrokerSettings } from './config.js'
+import { DynamicBrokerConfig } from './dynamic-config.js'
 import { Connection } from './connection.js'
 import { ControllerLink } from './controller-link.js'
 import { DelayedQueue } from './delayed.js'
@@ -68,6 +69,8 @@ export class Broker {
   readonly replicas: ReplicaManager
   /** The in-process controller of a standalone broker; null when the controller runs elsewhere. */
   readonly embeddedController: Controller | null
+  /** Settings changed at run time (volume.size.bytes) over the static ones. */
+  readonly dynamicConfig: DynamicBrokerConfig
   /** Consumer groups and committed offsets; opened after the logs. */
   groups!: GroupCoordinator
   /** Transactional ids and their transactions; opened after the groups. */
@@ -85,6 +88,7 @@ export class Broker {
     this.brokerId = intSetting(settings, 'broker.id')
     this.rack = settings['broker.rack'] || null
     this.logs = logs
+    this.dynamicConfig = new DynamicBrokerConfig(settings, (name, value) => this.applyDynamicSetting(name, value))
     this.embeddedController = embedded
     this.fetchSessions = new FetchSessionCache(intSetting(settings, 'max.incremental.fetch.session.cache.slots'))
     const endpoints = (settings['controller.endpoints'] ?? '').split(',').map((e) => e.trim()).filter((e) => e.length > 0)
@@ -133,6 +137,7 @@ export class Broker {
       retentionCheckIntervalMs: intSetting(settings, 'log.retention.check.interval.ms'),
       cleanerBackoffMs: intSetting(settings, 'log.cleaner.backoff.ms'),
       producerExpirationCheckIntervalMs: intSetting(settings, 'producer.id.expiration.check.interval.ms'),
+      volumeSizeBytes: intSetting(settings, 'volume.size.bytes'),
     })
     let embedded: Controller | null = null
     if (!(settings['controller.endpoints'] ?? '').trim()) {
@@ -150,6 +155,14 @@ export class Broker {
     await logs.open((topic: string) => broker.logConfig(topic))
     if (embedded) await broker.importLegacyMetadata(embedded)
     return broker
+  }
+
+  /** A dynamic setting's effective value changed (IncrementalAlterConfigs, AlterConfigs): apply it now. */
+  private applyDynamicSetting(name: string, value: string): void {
+    if (name === 'volume.size.bytes') {
+      this.logs.volume.setLimit(Number(value))
+      this.log.info({ setting: name, value, usedBytes: this.logs.volume.usedBytes }, 'volume size changed')
+    }
   }
 
   /**

@@ -15,6 +15,7 @@ export const brokerSettingDefs: BrokerSettingDef[] = [
   { name: 'listeners', default: '127.0.0.1:9092', doc: 'host:port to listen on; port 0 picks a free port.' },
   { name: 'advertised.listeners', default: '', doc: 'host:port given to clients in Metadata; defaults to the bound listener.' },
   { name: 'log.dirs', default: './data', doc: 'Directory holding the partition logs and the cluster metadata.' },
+  { name: 'volume.size.bytes', default: '-1', doc: 'Size of this broker\'s volume (its log.dirs): once segments and indexes reach it, writes fail as on a full disk (KAFKA_STORAGE_ERROR) and DescribeLogDirs reports it; -1: the file system\'s own size. Dynamic: IncrementalAlterConfigs on the BROKER resource changes it live.' },
   { name: 'broker.rack', default: '', doc: 'Rack (availability zone) of this broker, reported in Metadata.' },
   { name: 'auto.create.topics.enable', default: 'true', doc: 'Create a topic when a client asks for its metadata or produces to it.' },
   { name: 'num.partitions', default: '1', doc: 'Partitions of an auto-created topic, and of CreateTopics with -1.' },
@@ -93,6 +94,8 @@ export function validateSettings(settings: BrokerSettings): string[] {
     if (/^-?\d+$/.test(d.default) && !/^-?\d+$/.test(v.trim())) problems.push(`${d.name}=${v}: must be an integer`)
     if ((d.default === 'true' || d.default === 'false') && v !== 'true' && v !== 'false') problems.push(`${d.name}=${v}: must be true or false`)
   }
+  const volume = settings['volume.size.bytes']
+  if (volume !== undefined && /^-?\d+$/.test(volume.trim()) && Number(volume) < -1) problems.push(`volume.size.bytes=${volume}: must be -1 or a number of bytes`)
   for (const name of ['listeners', 'advertised.listeners']) {
     const v = settings[name]
     if (v) {

@@ -5,10 +5,11 @@
 // - TOPIC: the name must be valid (INVALID_TOPIC_EXCEPTION; "" is INVALID_REQUEST), every key
 //   known and every value valid (INVALID_CONFIG naming the key), and the topic must exist
 //   (UNKNOWN_TOPIC_OR_PARTITION).
-// - BROKER ("" for the cluster default, or this broker's id): Fjord changes no broker setting at
-//   run time, so, as Kafka answers for settings that are not dynamically updatable, any key is
-//   INVALID_REQUEST ("Cannot update these configs dynamically"); an empty set is accepted (it
-//   changes nothing). Another broker id is INVALID_REQUEST.
+// - BROKER ("" for the cluster default, or this broker's id): the given keys replace the dynamic
+//   overrides of that layer (src/broker/dynamic-config.ts) and apply at once. Only
+//   volume.size.bytes is dynamic; any other key is INVALID_REQUEST ("Cannot update these configs
+//   dynamically"), as Kafka answers for static settings; a bad value is INVALID_CONFIG; an empty
+//   set removes the layer's overrides. Another broker id is INVALID_REQUEST.
 // - Any other resource type (BROKER_LOGGER included, which the legacy API never supported) is
 //   INVALID_REQUEST.
 
@@ -17,6 +18,7 @@ import { ErrorCode, KafkaError } from '../../protocol/errors.js'
 import { validateTopicName } from '../../controller/topic-names.js'
 import { validateTopicConfig } from '../../controller/topic-configs.js'
 import type { Broker } from '../broker.js'
+import { checkDynamicKeys, type DynamicScope } from '../dynamic-config.js'
 import { defineHandler } from '../registry.js'
 import { ResourceType, checkBrokerResourceName } from './describe-configs.js'
 
@@ -50,10 +52,14 @@ export function checkTopicExists(broker: Broker, name: string): void {
   if (!broker.metadata.topic(name)) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`)
 }
 
-/** Broker settings are all static in Fjord: any change is refused the way Kafka refuses non-dynamic ones. */
-export function refuseBrokerChanges(broker: Broker, resourceName: string, keys: readonly string[]): void {
+/**
+ * The dynamic layer a BROKER resource names ("" the cluster default, else this broker's id), once
+ * its keys are all dynamic settings; the others are refused the way Kafka refuses static ones.
+ */
+export function brokerScope(broker: Broker, resourceName: string, keys: readonly string[]): DynamicScope {
   if (resourceName !== '') checkBrokerResourceName(broker, resourceName)
-  if (keys.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs dynamically: ${keys.join(', ')}`)
+  checkDynamicKeys(keys)
+  return resourceName === '' ? 'default' : 'broker'
 }
 
 export const alterConfigsHandler = defineHandler(Apis.AlterConfigs, async (ctx, req) => {
@@ -78,9 +84,11 @@ export const alterConfigsHandler = defineHandler(Apis.AlterConfigs, async (ctx, 
           await broker.setTopicConfigs(r.resourceName, configs, req.validateOnly)
           break
         }
-        case ResourceType.BROKER:
-          refuseBrokerChanges(broker, r.resourceName, r.configs.map((c) => c.name))
+        case ResourceType.BROKER: {
+          const scope = brokerScope(broker, r.resourceName, r.configs.map((c) => c.name))
+          broker.dynamicConfig.replace(scope, new Map(r.configs.map((c) => [c.name, c.value!])), req.validateOnly)
           break
+        }
         default:
           throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown resource type ${r.resourceType}`)
       }

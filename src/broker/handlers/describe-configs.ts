@@ -6,10 +6,12 @@
 //   synonym (retention.ms ← log.retention.ms) was set explicitly, DEFAULT_CONFIG otherwise; v0
 //   says the same with isDefault. Synonyms (v1+, when asked) list the chain most specific first.
 //   An invalid name answers INVALID_TOPIC_EXCEPTION, an unknown topic UNKNOWN_TOPIC_OR_PARTITION.
-// - BROKER: resourceName "" means the cluster-wide dynamic defaults, of which Fjord has none (an
-//   empty list); this broker's id gives every broker setting, all read-only (Fjord changes no
-//   broker setting at run time), STATIC_BROKER_CONFIG when set explicitly, DEFAULT_CONFIG when
-//   left at its default. Another id is INVALID_REQUEST.
+// - BROKER: resourceName "" means the cluster-wide dynamic defaults: those set live
+//   (DYNAMIC_DEFAULT_BROKER_CONFIG). This broker's id gives every broker setting with the value
+//   it runs with: DYNAMIC_BROKER_CONFIG / DYNAMIC_DEFAULT_BROKER_CONFIG when changed live
+//   (src/broker/dynamic-config.ts), STATIC_BROKER_CONFIG when set explicitly, DEFAULT_CONFIG when
+//   left at its default; read-only except the dynamic ones (volume.size.bytes). Another id is
+//   INVALID_REQUEST.
 // - BROKER_LOGGER: this broker's id answers an empty list (Fjord has no per-logger levels).
 // configurationKeys null or [] means all keys (Kafka treats both alike); unknown keys are left out.
 // Deviations: whether a broker setting was "set explicitly" is judged by comparing it with its
@@ -25,6 +27,7 @@ import {
 } from '../../controller/topic-configs.js'
 import { brokerSettingDefs, type BrokerSettings } from '../config.js'
 import type { Broker } from '../broker.js'
+import { isDynamicSetting } from '../dynamic-config.js'
 import { defineHandler } from '../registry.js'
 
 export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const
@@ -54,6 +57,7 @@ export function topicConfigEntries(broker: Broker, overrides: Readonly<Record<st
 function inferType(name: string, value: string): ConfigType {
   const topicDef = topicDefBySynonym.get(name)
   if (topicDef) return topicDef.type
+  if (name === 'volume.size.bytes') return 'long'
   if (SENSITIVE.test(name)) return 'password'
   if (value === 'true' || value === 'false') return 'boolean'
   if (/^-?\d+$/.test(value)) return Math.abs(Number(value)) <= 2 ** 31 - 1 ? 'int' : 'long'
@@ -61,24 +65,31 @@ function inferType(name: string, value: string): ConfigType {
 }
 
 /** Every setting of this broker: the declared ones, any others it was given, and the topic defaults. */
-function brokerConfigEntries(settings: BrokerSettings): DescribedConfig[] {
+function brokerConfigEntries(broker: Broker): DescribedConfig[] {
+  const settings = broker.settings
   const view = brokerConfigView(settings)
   const names = new Set([...settingDefaults.keys(), ...Object.keys(settings), ...topicDefBySynonym.keys()])
+  const own = broker.dynamicConfig.overrides('broker')
+  const clusterDefault = broker.dynamicConfig.overrides('default')
   const out: DescribedConfig[] = []
   for (const name of [...names].sort()) {
     const def = settingDefaults.get(name) ?? topicDefBySynonym.get(name)?.default
-    const value = settings[name] ?? def ?? ''
+    const value = broker.dynamicConfig.value(name) ?? def ?? ''
     const sensitive = SENSITIVE.test(name)
     const shown = sensitive ? null : value
     const synonyms = []
-    if (view.isExplicit(name)) synonyms.push({ name, value: shown, source: ConfigSource.STATIC_BROKER_CONFIG })
+    const live = own.get(name)
+    if (live !== undefined) synonyms.push({ name, value: live, source: ConfigSource.DYNAMIC_BROKER_CONFIG })
+    const liveDefault = clusterDefault.get(name)
+    if (liveDefault !== undefined) synonyms.push({ name, value: liveDefault, source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG })
+    if (view.isExplicit(name)) synonyms.push({ name, value: sensitive ? null : settings[name]!, source: ConfigSource.STATIC_BROKER_CONFIG })
     if (def !== undefined) synonyms.push({ name, value: sensitive ? null : def, source: ConfigSource.DEFAULT_CONFIG })
     const topicDef = topicDefBySynonym.get(name)
     out.push({
       name,
       value: shown,
       source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
-      readOnly: true,
+      readOnly: !isDynamicSetting(name),
       sensitive,
       type: inferType(name, value),
       doc: settingDocs.get(name) ?? (topicDef ? `Default of the topic config ${topicDef.name}: ${topicDef.doc}` : ''),
@@ -86,6 +97,20 @@ function brokerConfigEntries(settings: BrokerSettings): DescribedConfig[] {
     })
   }
   return out
+}
+
+/** The cluster-wide dynamic defaults set live (BROKER resource ""). */
+function clusterDefaultEntries(broker: Broker): DescribedConfig[] {
+  return [...broker.dynamicConfig.overrides('default')].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => ({
+    name,
+    value,
+    source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+    readOnly: false,
+    sensitive: false,
+    type: inferType(name, value),
+    doc: settingDocs.get(name) ?? '',
+    synonyms: [{ name, value, source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG }],
+  }))
 }
 
 /** The broker id a BROKER or BROKER_LOGGER resource names, as Kafka checks it. */
@@ -105,9 +130,9 @@ function resourceConfigs(broker: Broker, resourceType: number, resourceName: str
       return topicConfigEntries(broker, topic.configs)
     }
     case ResourceType.BROKER:
-      if (resourceName === '') return [] // no dynamic cluster-wide defaults
+      if (resourceName === '') return clusterDefaultEntries(broker)
       checkBrokerResourceName(broker, resourceName)
-      return brokerConfigEntries(broker.settings)
+      return brokerConfigEntries(broker)
     case ResourceType.BROKER_LOGGER:
       if (resourceName === '') throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Broker id must not be empty')
       checkBrokerResourceName(broker, resourceName)

@@ -6,21 +6,34 @@
 // max(highWatermark - logEndOffset, 0), which is 0 for a leader (its high watermark never passes
 // its log end) and for a follower too, whose high watermark is the leader's capped at its own log
 // end: a follower does not keep the leader's uncapped high watermark, so its lag behind the
-// leader is not reported here. v4+ adds the file system's total and usable bytes (fs.statfs; -1
-// when the file system cannot say).
+// leader is not reported here. v4+ adds the volume's total and usable bytes: the file system's
+// (fs.statfs; -1 when it cannot say), or with volume.size.bytes set, the quota and what is left
+// of it (quota - bytes held, never negative), each capped by the file system's when smaller.
 
 import { statfs } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { Apis } from '../../protocol/apis.js'
+import type { Volume } from '../../storage/index.js'
 import { defineHandler } from '../registry.js'
 
-async function diskSpace(dir: string): Promise<{ totalBytes: number; usableBytes: number }> {
+interface Space { totalBytes: number; usableBytes: number }
+
+async function fileSystemSpace(dir: string): Promise<Space> {
   try {
     const s = await statfs(dir)
     return { totalBytes: s.blocks * s.bsize, usableBytes: s.bavail * s.bsize }
   } catch {
     return { totalBytes: -1, usableBytes: -1 }
   }
+}
+
+/** The file system's numbers, or the quota's when one is set (capped by the file system's). */
+export function volumeSpace(volume: Volume, fsSpace: Space): Space {
+  const quota = volume.limitBytes
+  if (quota < 0) return fsSpace
+  const left = Math.max(0, quota - volume.usedBytes)
+  const cap = (ours: number, theirs: number) => (theirs >= 0 ? Math.min(ours, theirs) : ours)
+  return { totalBytes: cap(quota, fsSpace.totalBytes), usableBytes: cap(left, fsSpace.usableBytes) }
 }
 
 export const describeLogDirsHandler = defineHandler(Apis.DescribeLogDirs, async (ctx, req) => {
@@ -49,7 +62,7 @@ export const describeLogDirsHandler = defineHandler(Apis.DescribeLogDirs, async 
     partitions: partitions.sort((a, b) => a.partitionIndex - b.partitionIndex),
   }))
   const logDir = resolve(dir.path)
-  const space = version >= 4 ? await diskSpace(logDir) : { totalBytes: -1, usableBytes: -1 }
+  const space = version >= 4 ? volumeSpace(broker.logs.volume, await fileSystemSpace(logDir)) : { totalBytes: -1, usableBytes: -1 }
   return {
     throttleTimeMs: 0,
     errorCode: 0,

@@ -7,8 +7,11 @@
 // - TOPIC: the resulting overrides must all be known keys with valid values (INVALID_CONFIG
 //   naming the key); DELETE of a key that is not set is a no-op. Unknown topic:
 //   UNKNOWN_TOPIC_OR_PARTITION.
-// - BROKER: no broker setting changes at run time in Fjord, so any key is INVALID_REQUEST
-//   ("Cannot update these configs dynamically"), as Kafka answers for static settings.
+// - BROKER ("" for the cluster default, or this broker's id): SET and DELETE of a dynamic
+//   setting (only volume.size.bytes, src/broker/dynamic-config.ts) change that layer and apply
+//   at once; a bad value is INVALID_CONFIG, APPEND/SUBTRACT INVALID_CONFIG (not a list). Any
+//   other key is INVALID_REQUEST ("Cannot update these configs dynamically"), as Kafka answers
+//   for static settings.
 // - BROKER_LOGGER (this broker's id): Fjord has no named loggers, so SET or DELETE of a logger is
 //   INVALID_CONFIG ("Logger … does not exist!"), APPEND/SUBTRACT INVALID_REQUEST, as in Kafka.
 // Deviation: APPEND/SUBTRACT on a key without override start from its effective value (which
@@ -19,7 +22,7 @@ import { ErrorCode, KafkaError } from '../../protocol/errors.js'
 import { effectiveConfig, topicConfigDefs, validateTopicConfig } from '../../controller/topic-configs.js'
 import type { Broker } from '../broker.js'
 import { defineHandler } from '../registry.js'
-import { checkNoDuplicateKeys, checkTopicExists, checkTopicResourceName, duplicateResources, refuseBrokerChanges } from './alter-configs.js'
+import { brokerScope, checkNoDuplicateKeys, checkTopicExists, checkTopicResourceName, duplicateResources } from './alter-configs.js'
 import { ResourceType, checkBrokerResourceName } from './describe-configs.js'
 
 export const OpType = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const
@@ -66,6 +69,18 @@ function applyTopicOps(broker: Broker, topic: string, ops: readonly Op[]): Recor
   return overrides
 }
 
+/** A BROKER resource: SET and DELETE of dynamic settings on the layer it names. */
+function alterBroker(broker: Broker, resourceName: string, ops: readonly Op[], validateOnly: boolean): void {
+  const scope = brokerScope(broker, resourceName, ops.map((op) => op.name))
+  const next = new Map(broker.dynamicConfig.overrides(scope))
+  for (const op of ops) {
+    if (op.configOperation === OpType.SET) next.set(op.name, op.value!)
+    else if (op.configOperation === OpType.DELETE) next.delete(op.name)
+    else throw new KafkaError(ErrorCode.INVALID_CONFIG, `Can't ${OP_NAMES[op.configOperation]} to key ${op.name} because its type is not LIST.`)
+  }
+  broker.dynamicConfig.replace(scope, next, validateOnly)
+}
+
 function alterLoggers(broker: Broker, resourceName: string, ops: readonly Op[]): void {
   checkBrokerResourceName(broker, resourceName)
   for (const op of ops) {
@@ -97,7 +112,7 @@ export const incrementalAlterConfigsHandler = defineHandler(Apis.IncrementalAlte
           break
         }
         case ResourceType.BROKER:
-          refuseBrokerChanges(broker, r.resourceName, r.configs.map((c) => c.name))
+          alterBroker(broker, r.resourceName, r.configs, req.validateOnly)
           break
         case ResourceType.BROKER_LOGGER:
           alterLoggers(broker, r.resourceName, r.configs)
