@@ -1,0 +1,214 @@
+// The MSK-compatible HTTP API (rest-json, as the AWS SDKs and CLI speak it) over node:http.
+// Routing is on the RAW path: MSK clients percent-encode an ARN's '/' and ':' inside one path
+// segment, so segments are matched first and parameters decoded after. The region and access key
+// come from the SigV4 Authorization header's credential scope (signatures are not checked yet).
+// Errors leave as MSK's: status, `x-amzn-ErrorType: <Name>Exception`, {"message", "invalidParameter"}.
+
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ROUTES } from '../api/routes.js'
+import type { ApiContext, ApiRequest, ApiResponse, Route } from '../api/context.js'
+import { DEFAULT_ACCOUNT, DEFAULT_REGION } from '../arn.js'
+import { ApiError, badRequest, internalError, notFound } from '../errors.js'
+import type { ControlPlaneStore, OperationRunner } from '../model.js'
+
+/** The part of pino the server uses. */
+export interface ApiLogger {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+export interface ApiServerOptions {
+  store: ControlPlaneStore
+  runner: OperationRunner
+  host: string
+  port: number
+  account?: string
+  defaultRegion?: string
+  logger?: ApiLogger
+}
+
+export interface ApiServer {
+  url: string
+  port: number
+  close(): Promise<void>
+}
+
+/** Request bodies above this are refused (MSK's largest, a configuration, is far smaller). */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+const silent: ApiLogger = { info() {}, warn() {}, error() {} }
+
+interface CompiledRoute {
+  route: Route
+  /** A literal segment, or null for a parameter named in `names`. */
+  segments: Array<string | null>
+  names: Array<string | undefined>
+}
+
+function compile(route: Route): CompiledRoute {
+  const parts = route.path.split('/').slice(1)
+  return {
+    route,
+    segments: parts.map((p) => (p.startsWith('{') ? null : p)),
+    names: parts.map((p) => (p.startsWith('{') ? p.slice(1, -1) : undefined)),
+  }
+}
+
+const COMPILED = ROUTES.map(compile)
+
+/** The route for a method and raw path, with its raw (still encoded) parameters; or why there is none. */
+function match(method: string, rawPath: string): { route: Route; raw: Record<string, string> } | ApiError {
+  const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath
+  const segments = path.split('/').slice(1)
+  const methods: string[] = []
+  for (const c of COMPILED) {
+    if (c.segments.length !== segments.length) continue
+    const raw: Record<string, string> = {}
+    const ok = c.segments.every((literal, i) => {
+      const seg = segments[i] as string
+      if (literal !== null) return literal === seg
+      if (seg === '') return false
+      raw[c.names[i] as string] = seg
+      return true
+    })
+    if (!ok) continue
+    if (c.route.method === method) return { route: c.route, raw }
+    methods.push(c.route.method)
+  }
+  return methods.length > 0
+    ? notFound(`No operation answers ${method} ${path}; it takes ${methods.join(', ')}`)
+    : notFound(`No operation at ${path}`)
+}
+
+function decodeParams(raw: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(raw)) {
+    try {
+      out[name] = decodeURIComponent(value)
+    } catch {
+      throw badRequest(`${name} is not validly percent-encoded`, name)
+    }
+  }
+  return out
+}
+
+/** Region and access key from `Credential=AKID/DATE/REGION/kafka/aws4_request`. */
+function credentialScope(header: string | undefined, defaultRegion: string): { region: string; accessKeyId: string | null } {
+  const m = /Credential=([^/,\s]+)\/\d{8}\/([^/,\s]+)\/[^/,\s]+\/aws4_request/.exec(header ?? '')
+  if (m === null) return { region: defaultRegion, accessKeyId: null }
+  const region = /^[a-z]{2}(-[a-z0-9]+)+$/.test(m[2] as string) ? (m[2] as string) : defaultRegion
+  return { region, accessKeyId: m[1] as string }
+}
+
+/** Reads the body up to MAX_BODY_BYTES; an ApiError when it is larger. */
+function readBody(req: IncomingMessage): Promise<Buffer | ApiError> {
+  const tooLarge = () => badRequest(`The request body is larger than ${MAX_BODY_BYTES} bytes`)
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > MAX_BODY_BYTES) return Promise.resolve(tooLarge())
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let over = false
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) over = true
+      if (!over) chunks.push(chunk)
+    })
+    req.on('end', () => resolve(over ? tooLarge() : Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
+}
+
+function parseJson(body: Buffer): Record<string, unknown> {
+  const text = body.toString('utf8')
+  if (text.trim() === '') return {}
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw badRequest(`The request body is not valid JSON: ${(err as Error).message}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('The request body must be a JSON object')
+  return value as Record<string, unknown>
+}
+
+function send(res: ServerResponse, requestId: string, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = status === 204 || body === undefined ? '' : JSON.stringify(body)
+  res.writeHead(status, {
+    'x-amzn-RequestId': requestId,
+    ...(payload === '' ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) }),
+    ...headers,
+  })
+  res.end(payload)
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const logger = opts.logger ?? silent
+  const defaultRegion = opts.defaultRegion ?? DEFAULT_REGION
+  const ctx: ApiContext = { store: opts.store, runner: opts.runner, account: opts.account ?? DEFAULT_ACCOUNT, now: () => new Date() }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const method = req.method ?? 'GET'
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const rawPath = q < 0 ? url : url.slice(0, q)
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
+    const body = await readBody(req)
+    if (body instanceof ApiError) {
+      req.resume()
+      return send(res, requestId, body.status, body.body(), { 'x-amzn-ErrorType': body.errorName, Connection: 'close' })
+    }
+    const found = match(method, rawPath)
+    if (found instanceof ApiError) throw found
+    const { region, accessKeyId } = credentialScope(req.headers.authorization, defaultRegion)
+    const apiRequest: ApiRequest = { params: decodeParams(found.raw), query, body: parseJson(body), region, accessKeyId }
+    const answer: ApiResponse = found.route.handler(apiRequest, ctx)
+    const status = answer.status ?? 200
+    logger.info({ requestId, operation: found.route.operation, status, region }, 'msk api request')
+    send(res, requestId, status, answer.body)
+  }
+
+  const server = createServer((req, res) => {
+    const requestId = randomUUID()
+    handle(req, res, requestId).catch((err: unknown) => {
+      let error: ApiError
+      if (err instanceof ApiError) {
+        error = err
+      } else {
+        logger.error({ requestId, err, method: req.method, url: req.url }, 'msk api request failed')
+        error = internalError(`Internal error (request ${requestId})`)
+      }
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+      send(res, requestId, error.status, error.body(), { 'x-amzn-ErrorType': error.errorName })
+    })
+  })
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+    else socket.destroy()
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const port = (server.address() as AddressInfo).port
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()))
+        server.closeAllConnections()
+      }),
+  }
+}
