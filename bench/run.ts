@@ -17,6 +17,9 @@
 //   --skip-producers  --producers-seconds N (6)  --txn-records N (100)
 //   --only replication (FJORD_BENCH_ONLY=replication): only the 3-broker cluster figures (bench/replication.ts)
 //   --skip-replication  --replication-produce-seconds N (8)  --replication-failover-runs N (3)
+//   --only controlplane (FJORD_BENCH_ONLY=controlplane): only the control-plane figures
+//   (bench/controlplane.ts: CreateCluster → ACTIVE, rebalance 3 → 6 with data, p99 during a roll)
+//   --skip-controlplane
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -25,6 +28,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { benchControlPlane } from './controlplane.js'
 import { benchGroups } from './groups.js'
 import { benchReplication } from './replication.js'
 
@@ -75,6 +79,7 @@ const settings = {
   txn_records: num('txn-records', 100, 100),
   producers_targets: ['fjord', 'mock'],
   skip_replication: flag('skip-replication') !== undefined,
+  skip_controlplane: flag('skip-controlplane') !== undefined,
   replication_produce_seconds: num('replication-produce-seconds', 8, 4),
   replication_failover_runs: num('replication-failover-runs', 3, 3),
   mb: '10^6 bytes',
@@ -779,8 +784,8 @@ async function main(): Promise<void> {
   driverPath = built.path
   const results: Record<string, Json> = {}
   const only = settings.only
-  if (only !== null && only !== 'groups' && only !== 'producers' && only !== 'replication')
-    throw new Error(`--only ${only}: only "groups", "producers" and "replication" are known`)
+  if (only !== null && only !== 'groups' && only !== 'producers' && only !== 'replication' && only !== 'controlplane')
+    throw new Error(`--only ${only}: only "groups", "producers", "replication" and "controlplane" are known`)
   for (const name of only === null ? settings.targets : []) {
     const target = targets[name]
     if (!target) {
@@ -849,6 +854,20 @@ async function main(): Promise<void> {
       replication = { error: (e as Error).message }
     }
   }
+  let controlplane: Json | undefined
+  if (!settings.skip_controlplane && (only === null || only === 'controlplane') && settings.targets.includes('fjord')) {
+    try {
+      controlplane = await benchControlPlane({
+        driver,
+        track: (c) => children.add(c),
+        untrack: (c) => children.delete(c),
+        log,
+        quick: settings.quick,
+      })
+    } catch (e) {
+      controlplane = { error: (e as Error).message }
+    }
+  }
   const report = {
     bench: 'fjord',
     date: new Date().toISOString(),
@@ -856,10 +875,15 @@ async function main(): Promise<void> {
     settings,
     summary: summaries,
     ratios: pairs,
-    goals: [...goals(summaries.fjord, pairs['fjord/null'] as Json | undefined), ...((replication?.goals as Json[] | undefined) ?? [])],
+    goals: [
+      ...goals(summaries.fjord, pairs['fjord/null'] as Json | undefined),
+      ...((replication?.goals as Json[] | undefined) ?? []),
+      ...((controlplane?.goals as Json[] | undefined) ?? []),
+    ],
     targets: results,
     groups,
     replication,
+    controlplane,
     total_seconds: round((performance.now() - began) / 1000, 1),
   }
   process.stdout.write(JSON.stringify(report, null, 2) + '\n')
