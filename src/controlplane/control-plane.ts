@@ -1,0 +1,89 @@
+// The control plane as one object: the store (<dataDir>/controlplane.db), the reconciler with its
+// provisioner (clusters under <dataDir>/clusters/), and the MSK-compatible HTTP API. Opening it
+// on an existing data dir adopts every cluster's running processes and resumes unfinished
+// operations; closing it either detaches (the clusters keep serving, as when MSK's control plane
+// is down) or stops every cluster.
+
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import type { ClusterOptions } from '../cluster/local-cluster.js'
+import { startApiServer, type ApiServer } from './http/server.js'
+import type { ControlPlaneStore } from './model.js'
+import { Provisioner } from './provisioner.js'
+import { Reconciler, type ReconcilerLogger, type ReconcilerOptions } from './reconciler.js'
+import { openStore } from './store.js'
+
+export interface ControlPlaneOptions {
+  dataDir: string
+  /** The API's address; port 0 picks a free one. Brokers listen on the same host. */
+  host: string
+  port: number
+  account?: string
+  region?: string
+  logger?: ReconcilerLogger
+  /** Reconciler tuning (usage check period, step timeout, reassignment throttle). */
+  reconciler?: Pick<ReconcilerOptions, 'usageCheckIntervalMs' | 'stepTimeoutMs' | 'reassignmentThrottleBytesPerSec'>
+  /** Passed to every cluster's LocalCluster (back-off, health checks). */
+  clusterOptions?: Omit<ClusterOptions, 'logger'>
+}
+
+export class ControlPlane {
+  private constructor(
+    readonly dataDir: string,
+    readonly store: ControlPlaneStore,
+    readonly reconciler: Reconciler,
+    readonly provisioner: Provisioner,
+    private readonly server: ApiServer,
+  ) {}
+
+  /** http://host:port of the MSK API. */
+  get url(): string {
+    return this.server.url
+  }
+
+  get port(): number {
+    return this.server.port
+  }
+
+  static async open(opts: ControlPlaneOptions): Promise<ControlPlane> {
+    const dataDir = path.resolve(opts.dataDir)
+    mkdirSync(dataDir, { recursive: true })
+    const store = openStore(path.join(dataDir, 'controlplane.db'))
+    const provisioner = new Provisioner({
+      root: dataDir,
+      host: opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.clusterOptions ? { clusterOptions: opts.clusterOptions } : {}),
+    })
+    const reconciler = new Reconciler({ store, provisioner, ...(opts.logger ? { logger: opts.logger } : {}), ...opts.reconciler })
+    let server: ApiServer
+    try {
+      await reconciler.start()
+      server = await startApiServer({
+        store,
+        runner: reconciler,
+        host: opts.host,
+        port: opts.port,
+        ...(opts.account ? { account: opts.account } : {}),
+        ...(opts.region ? { defaultRegion: opts.region } : {}),
+        ...(opts.logger ? { logger: opts.logger } : {}),
+      })
+    } catch (err) {
+      await reconciler.close({ stopClusters: false }).catch(() => {})
+      store.close()
+      throw err
+    }
+    return new ControlPlane(dataDir, store, reconciler, provisioner, server)
+  }
+
+  /**
+   * Stops the API and the reconciler (an operation in progress stays in progress, to be resumed
+   * by the next open). stopClusters false: the clusters keep running, detached; true: every
+   * cluster (and its ZooKeeper) is stopped.
+   */
+  async close(opts: { stopClusters: boolean } = { stopClusters: false }): Promise<void> {
+    await this.server.close()
+    await this.reconciler.close(opts)
+    this.store.close()
+  }
+}

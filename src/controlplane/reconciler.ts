@@ -1,0 +1,833 @@
+// The reconciler: runs each cluster's operations, one at a time per cluster and oldest first, as
+// named steps recorded in the OperationRecord (so that a control plane restarted mid-operation
+// resumes at the step it was in: every step checks the actual state before acting), supervises
+// the clusters' processes (a broker that dies or hangs turns an ACTIVE cluster HEALING until it
+// is back and every partition is in sync again), and scales storage when usage passes the
+// cluster's target. Provisioning is in provisioner.ts, Kafka-side actions in cluster-admin.ts.
+// See README.md (## Reconciler).
+
+import { randomBytes, randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import type { ClusterLogger, LocalCluster } from '../cluster/local-cluster.js'
+import { operationArn } from './arn.js'
+import { Aborted, ClusterAdmin, balancePlan, brokersToRemove, drainPlan, type Move } from './cluster-admin.js'
+import type {
+  BrokerRuntime,
+  ClusterRecord,
+  ClusterSpec,
+  ControlPlaneStore,
+  OperationRecord,
+  OperationRunner,
+  OperationType,
+} from './model.js'
+import {
+  GiB,
+  Provisioner,
+  brokerSettingsFor,
+  isKraft,
+  kafkaDirOf,
+  subnetsOf,
+  volumeBytesOf,
+  zonesFor,
+} from './provisioner.js'
+import { startZooKeeper, stopZooKeeper, zookeeperUnavailable } from './zookeeper.js'
+
+export interface ReconcilerLogger extends ClusterLogger {
+  debug?(obj: object, msg?: string): void
+}
+
+export interface ReconcilerOptions {
+  store: ControlPlaneStore
+  provisioner: Provisioner
+  logger?: ReconcilerLogger
+  /** Storage usage check (and auto-scaling) period; default 5000 ms, 0 turns it off. */
+  usageCheckIntervalMs?: number
+  /** Longest wait of one step (brokers up, replicas in sync, reassignments); default 10 min. */
+  stepTimeoutMs?: number
+  /**
+   * follower.replication.throttled.rate set on brokers receiving replicas during a reassignment,
+   * when the brokers take it live (default 200 MiB/s; null: no throttle).
+   */
+  reassignmentThrottleBytesPerSec?: number | null
+}
+
+const silent: ReconcilerLogger = { info() {}, warn() {}, error() {} }
+const VERSION_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+const THROTTLE_KEY = 'follower.replication.throttled.rate'
+const VOLUME_KEY = 'volume.size.bytes'
+
+/** MSK's currentVersion look: 14 uppercase letters and digits. */
+export function newClusterVersion(): string {
+  const b = randomBytes(14)
+  let s = ''
+  for (let i = 0; i < 14; i++) s += VERSION_CHARS[b[i]! % VERSION_CHARS.length]
+  return s
+}
+
+/** The spec after an operation: every member of the target replaces the spec's (the API's contract). */
+export function applyTarget(spec: ClusterSpec, target: Partial<ClusterSpec> | null): ClusterSpec {
+  const next = structuredClone(spec)
+  if (target) Object.assign(next, structuredClone(target))
+  return next
+}
+
+class OperationFailure extends Error {
+  constructor(readonly errorCode: string, message: string) {
+    super(message)
+  }
+}
+
+interface Worker {
+  running: Promise<void> | null
+  again: boolean
+}
+
+export class Reconciler implements OperationRunner {
+  readonly #store: ControlPlaneStore
+  readonly #prov: Provisioner
+  readonly #log: ReconcilerLogger
+  readonly #usageEveryMs: number
+  readonly #stepTimeoutMs: number
+  readonly #throttle: number | null
+  readonly #workers = new Map<string, Worker>()
+  readonly #admins = new Map<string, ClusterAdmin>()
+  #closed = false
+  #usageTimer: NodeJS.Timeout | null = null
+  #usageRunning = false
+
+  constructor(opts: ReconcilerOptions) {
+    this.#store = opts.store
+    this.#prov = opts.provisioner
+    this.#log = opts.logger ?? silent
+    this.#usageEveryMs = opts.usageCheckIntervalMs ?? 5_000
+    this.#stepTimeoutMs = opts.stepTimeoutMs ?? 600_000
+    this.#throttle = opts.reassignmentThrottleBytesPerSec === undefined ? 200 * 2 ** 20 : opts.reassignmentThrottleBytesPerSec
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Life cycle
+
+  /**
+   * Adopts every provisioned cluster (its processes keep running; the dead ones are restarted by
+   * their supervisor) and its ZooKeeper, then resumes the unfinished operations.
+   */
+  async start(): Promise<void> {
+    for (const c of this.#store.listClusters()) {
+      if (!c.runtime) continue
+      try {
+        if (c.runtime.zookeeper && c.state !== 'DELETING') await this.#ensureZooKeeper(c)
+        const lc = await this.#prov.adopt(c.arn, c.runtime)
+        if (lc) this.#watch(c.arn, lc)
+        this.#log.info({ cluster: c.name, adopted: lc !== null }, 'cluster adopted')
+      } catch (err) {
+        this.#log.error({ cluster: c.name, err: (err as Error).message }, 'cannot adopt cluster')
+      }
+    }
+    for (const c of this.#store.listClusters()) {
+      const lc = this.#prov.get(c.arn)
+      if (lc && c.state === 'ACTIVE' && !c.activeOperationArn && lc.status().some((p) => p.state !== 'running')) this.#heal(c.arn, 'not running when the control plane started')
+    }
+    for (const op of this.#store.unfinishedOperations()) this.wake(op.clusterArn)
+    if (this.#usageEveryMs > 0) {
+      this.#usageTimer = setInterval(() => void this.#checkUsage(), this.#usageEveryMs)
+      this.#usageTimer.unref()
+    }
+  }
+
+  wake(clusterArn: string): void {
+    if (this.#closed) return
+    let w = this.#workers.get(clusterArn)
+    if (!w) this.#workers.set(clusterArn, (w = { running: null, again: false }))
+    w.again = true
+    if (w.running) return
+    const worker = w
+    worker.running = (async () => {
+      while (worker.again && !this.#closed) {
+        worker.again = false
+        try {
+          await this.#drive(clusterArn)
+        } catch (err) {
+          if (!(err instanceof Aborted)) this.#log.error({ clusterArn, err: (err as Error).stack }, 'reconciler loop failed')
+        }
+      }
+      worker.running = null
+    })()
+  }
+
+  /** Resolves when no operation of `clusterArn` is running (tests). */
+  async idle(clusterArn: string): Promise<void> {
+    for (;;) {
+      const w = this.#workers.get(clusterArn)
+      if (!w?.running) return
+      await w.running
+    }
+  }
+
+  /**
+   * Stops running operations at their next wait (they stay in progress, resumed by the next
+   * start) and lets go of the clusters: detached, still running (stopClusters false), or stopped.
+   */
+  async close(opts: { stopClusters: boolean }): Promise<void> {
+    this.#closed = true
+    if (this.#usageTimer) clearInterval(this.#usageTimer)
+    await Promise.all([...this.#workers.values()].map((w) => w.running))
+    await Promise.all([...this.#admins.values()].map((a) => a.close()))
+    this.#admins.clear()
+    const zookeepers = opts.stopClusters ? this.#store.listClusters().flatMap((c) => (c.runtime?.zookeeper ? [c.runtime.zookeeper] : [])) : []
+    await this.#prov.closeAll(opts.stopClusters)
+    // ZooKeeper after the brokers and controllers, which need it to stop cleanly.
+    for (const zk of zookeepers) await stopZooKeeper(zk.dataDir, zk.pid)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Running operations
+
+  async #drive(arn: string): Promise<void> {
+    while (!this.#closed) {
+      const op = this.#store.unfinishedOperations().find((o) => o.clusterArn === arn)
+      if (!op) return
+      await this.#run(op)
+    }
+  }
+
+  async #run(op: OperationRecord): Promise<void> {
+    const started = Date.now()
+    const cluster = this.#store.getCluster(op.clusterArn)
+    if (!cluster) {
+      this.#finishOp(op.arn, new OperationFailure('NotFound', 'the cluster no longer exists'))
+      return
+    }
+    if (op.state === 'PENDING') this.#store.updateOperation(op.arn, (o) => void (o.state = 'UPDATE_IN_PROGRESS'))
+    this.#log.info({ cluster: cluster.name, operation: op.type, arn: op.arn }, 'operation started')
+    try {
+      await this.#perform(op)
+    } catch (err) {
+      if (err instanceof Aborted) throw err
+      const failure = err instanceof OperationFailure ? err : new OperationFailure('InternalServerError', (err as Error).message)
+      this.#log.warn({ cluster: cluster.name, operation: op.type, err: (err as Error).message }, 'operation failed')
+      await this.#failed(op, failure)
+      return
+    }
+    this.#log.info({ cluster: cluster.name, operation: op.type, ms: Date.now() - started }, 'operation complete')
+  }
+
+  async #perform(op: OperationRecord): Promise<void> {
+    switch (op.type) {
+      case 'CREATE':
+        await this.#create(op)
+        return this.#complete(op)
+      case 'DELETE':
+        return this.#delete(op)
+      case 'UPDATE_BROKER_COUNT':
+        await this.#brokerCount(op)
+        return this.#complete(op)
+      case 'UPDATE_BROKER_STORAGE':
+      case 'UPDATE_STORAGE':
+      case 'AUTO_SCALE_STORAGE':
+        await this.#storage(op)
+        return this.#complete(op)
+      case 'UPDATE_CLUSTER_CONFIGURATION':
+      case 'UPDATE_CLUSTER_KAFKA_VERSION':
+      case 'REBOOT_NODE':
+        await this.#rolling(op)
+        return this.#complete(op)
+      case 'HEAL':
+        await this.#healOp(op)
+        return this.#complete(op)
+      case 'UPDATE_MONITORING':
+      case 'UPDATE_SECURITY':
+      case 'UPDATE_CONNECTIVITY':
+      case 'UPDATE_BROKER_TYPE':
+      case 'UPDATE_REBALANCING':
+        // Stored and reported; nothing runs for them yet (no TLS/SASL listeners, no exporters,
+        // one process size for every instance type).
+        await this.#step(op, 'UPDATE_CLUSTER_METADATA', async () => {})
+        return this.#complete(op)
+      default:
+        throw new OperationFailure('BadRequest', `unknown operation type ${String(op.type)}`)
+    }
+  }
+
+  /** Runs a named step unless it completed before (a resumed operation); records its status. */
+  async #step(op: OperationRecord, name: string, fn: () => Promise<void>): Promise<void> {
+    const current = this.#store.getOperation(op.arn)
+    if (current?.steps.some((s) => s.stepName === name && s.stepStatus === 'COMPLETE')) return
+    if (this.#closed) throw new Aborted()
+    const set = (status: 'IN_PROGRESS' | 'COMPLETE' | 'FAILED') =>
+      this.#store.updateOperation(op.arn, (o) => {
+        const s = o.steps.find((x) => x.stepName === name)
+        if (s) s.stepStatus = status
+        else o.steps.push({ stepName: name, stepStatus: status })
+      })
+    set('IN_PROGRESS')
+    const t0 = Date.now()
+    try {
+      await fn()
+    } catch (err) {
+      if (!(err instanceof Aborted)) set('FAILED')
+      throw err
+    }
+    set('COMPLETE')
+    this.#log.info({ operation: op.type, step: name, ms: Date.now() - t0 }, 'step complete')
+  }
+
+  #deadline(): number {
+    return Date.now() + this.#stepTimeoutMs
+  }
+
+  #cluster(arn: string): ClusterRecord {
+    const c = this.#store.getCluster(arn)
+    if (!c) throw new OperationFailure('NotFound', 'the cluster no longer exists')
+    return c
+  }
+
+  #lc(arn: string): LocalCluster {
+    const lc = this.#prov.get(arn)
+    if (!lc) throw new Error('the cluster has no processes provisioned')
+    return lc
+  }
+
+  #admin(arn: string): ClusterAdmin {
+    let a = this.#admins.get(arn)
+    if (!a) {
+      a = new ClusterAdmin(() => this.#lc(arn).bootstrap, { aborted: () => this.#closed })
+      this.#admins.set(arn, a)
+    }
+    return a
+  }
+
+  #stateInfoOf(c: ClusterRecord): ClusterRecord['stateInfo'] {
+    return c.runtime?.notice ? { code: 'ZOOKEEPER_UNAVAILABLE', message: c.runtime.notice } : null
+  }
+
+  #complete(op: OperationRecord): void {
+    const fresh = this.#store.getOperation(op.arn)!
+    this.#store.transaction(() => {
+      this.#store.updateOperation(op.arn, (o) => {
+        o.state = 'UPDATE_COMPLETE'
+        o.endTime = new Date().toISOString()
+      })
+      this.#store.updateCluster(op.clusterArn, (c) => {
+        if (op.type !== 'HEAL') {
+          c.spec = applyTarget(c.spec, fresh.targetClusterInfo)
+          c.currentVersion = newClusterVersion()
+        }
+        c.state = 'ACTIVE'
+        c.stateInfo = this.#stateInfoOf(c)
+        if (c.activeOperationArn === op.arn || op.type !== 'HEAL') c.activeOperationArn = null
+      })
+    })
+  }
+
+  #finishOp(arn: string, failure: OperationFailure): void {
+    this.#store.updateOperation(arn, (o) => {
+      o.state = 'UPDATE_FAILED'
+      o.endTime = new Date().toISOString()
+      o.errorInfo = { errorCode: failure.errorCode, errorString: failure.message }
+    })
+  }
+
+  async #failed(op: OperationRecord, failure: OperationFailure): Promise<void> {
+    if (op.type === 'CREATE') {
+      // Nothing half-created stays: processes stopped, directory removed, ports released.
+      const c = this.#store.getCluster(op.clusterArn)
+      await this.#teardown(op.clusterArn, c?.runtime ?? null).catch((err: unknown) =>
+        this.#log.error({ err: (err as Error).message }, 'cleanup after a failed create'))
+      this.#store.transaction(() => {
+        this.#finishOp(op.arn, failure)
+        if (c) {
+          this.#store.updateCluster(op.clusterArn, (x) => {
+            x.state = 'FAILED'
+            x.stateInfo = { code: failure.errorCode, message: failure.message }
+            x.activeOperationArn = null
+            x.runtime = null
+          })
+        }
+      })
+      return
+    }
+    this.#store.transaction(() => {
+      this.#finishOp(op.arn, failure)
+      if (op.type === 'DELETE') {
+        if (this.#store.getCluster(op.clusterArn)) {
+          this.#store.updateCluster(op.clusterArn, (c) => {
+            c.state = 'FAILED'
+            c.stateInfo = { code: failure.errorCode, message: failure.message }
+            c.activeOperationArn = null
+          })
+        }
+        return
+      }
+      // As MSK: a failed update leaves the cluster ACTIVE as it was, the operation UPDATE_FAILED.
+      if (this.#store.getCluster(op.clusterArn)) {
+        this.#store.updateCluster(op.clusterArn, (c) => {
+          c.state = 'ACTIVE'
+          c.stateInfo = this.#stateInfoOf(c)
+          c.activeOperationArn = null
+          if (op.type !== 'HEAL') c.currentVersion = newClusterVersion()
+        })
+      }
+    })
+  }
+
+  async #teardown(arn: string, runtime: ClusterRecord['runtime']): Promise<void> {
+    const a = this.#admins.get(arn)
+    this.#admins.delete(arn)
+    await a?.close()
+    await this.#prov.stop(arn, runtime)
+    if (runtime?.zookeeper) await stopZooKeeper(runtime.zookeeper.dataDir, runtime.zookeeper.pid)
+    this.#prov.removeDir(runtime)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // CREATE
+
+  #settings(c: ClusterRecord, spec: ClusterSpec, brokerCount: number): Record<string, string> {
+    const cfg = spec.configurationInfo ? this.#store.getConfiguration(spec.configurationInfo.arn) : undefined
+    if (spec.configurationInfo && !cfg) throw new OperationFailure('BadRequest', `configuration ${spec.configurationInfo.arn} does not exist`)
+    try {
+      return brokerSettingsFor(spec, brokerCount, cfg)
+    } catch (err) {
+      throw new OperationFailure('BadRequest', (err as Error).message)
+    }
+  }
+
+  #zones(c: ClusterRecord): { zone: string; subnet: string }[] {
+    return zonesFor(c.region, subnetsOf(c.spec))
+  }
+
+  async #create(op: OperationRecord): Promise<void> {
+    const arn = op.clusterArn
+    await this.#step(op, 'PROVISION_RUNTIME', async () => {
+      const c = this.#cluster(arn)
+      if (c.runtime) return
+      let zookeeper = !isKraft(c.spec.kafkaVersion)
+      let notice: string | null = null
+      if (zookeeper) {
+        const why = zookeeperUnavailable()
+        if (why) {
+          zookeeper = false
+          notice = `Kafka ${c.spec.kafkaVersion} runs with ZooKeeper, but ${why}: the cluster uses the embedded controller instead`
+          this.#log.warn({ cluster: c.name }, notice)
+        }
+      }
+      const { runtime, controllerPorts } = await this.#prov.planRuntime(c, this.#store.listClusters(), zookeeper)
+      runtime.notice = notice
+      // Runtime first, processes after: a crash from here on can be cleaned up or resumed.
+      this.#store.transaction(() => {
+        this.#store.updateCluster(arn, (x) => {
+          x.runtime = runtime
+          if (notice) x.stateInfo = { code: 'ZOOKEEPER_UNAVAILABLE', message: notice }
+        })
+        this.#store.updateOperation(op.arn, (o) => void (o.params = { ...o.params, controllerPorts }))
+      })
+    })
+    const c0 = this.#cluster(arn)
+    if (c0.runtime!.zookeeper) await this.#step(op, 'START_ZOOKEEPER', () => this.#ensureZooKeeper(c0))
+    await this.#step(op, 'PROVISION_BROKERS', async () => {
+      const c = this.#cluster(arn)
+      const rt = c.runtime!
+      const controllerPorts = (this.#store.getOperation(op.arn)!.params.controllerPorts as number[] | undefined) ?? []
+      const settings = this.#settings(c, c.spec, rt.brokers.length)
+      const lc = await this.#prov.open(arn, rt, c.name, settings, controllerPorts, this.#zones(c).map((z) => z.zone))
+      this.#watch(arn, lc)
+      await lc.start()
+    })
+    await this.#step(op, 'WAIT_FOR_BROKERS', async () => {
+      const lc = this.#lc(arn)
+      if (lc.status().some((p) => p.state === 'stopped')) await lc.start()
+      await this.#admin(arn).waitBrokers(lc.brokerIds, this.#deadline())
+    })
+  }
+
+  async #ensureZooKeeper(c: ClusterRecord): Promise<void> {
+    const zk = c.runtime!.zookeeper!
+    const pid = await startZooKeeper(zk.dataDir, this.#prov.host, zk.port)
+    if (pid !== zk.pid) this.#store.updateCluster(c.arn, (x) => void (x.runtime!.zookeeper!.pid = pid))
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // DELETE
+
+  async #delete(op: OperationRecord): Promise<void> {
+    const arn = op.clusterArn
+    await this.#step(op, 'STOP_BROKERS', async () => {
+      const c = this.#store.getCluster(arn)
+      await this.#teardown(arn, c?.runtime ?? null)
+    })
+    this.#store.transaction(() => {
+      this.#store.updateOperation(op.arn, (o) => {
+        o.steps.push({ stepName: 'DELETE_CLUSTER_RECORD', stepStatus: 'COMPLETE' })
+        o.state = 'UPDATE_COMPLETE'
+        o.endTime = new Date().toISOString()
+      })
+      if (this.#store.getCluster(arn)) this.#store.deleteCluster(arn)
+    })
+    this.#workers.delete(arn)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // UPDATE_BROKER_COUNT
+
+  async #brokerCount(op: OperationRecord): Promise<void> {
+    const arn = op.clusterArn
+    const target = op.targetClusterInfo?.numberOfBrokerNodes
+    if (!Number.isInteger(target) || target! < 1) throw new OperationFailure('BadRequest', 'numberOfBrokerNodes missing from the operation')
+    const now = this.#cluster(arn).runtime!.brokers.length
+    const planned = this.#store.getOperation(op.arn)!.params.removeBrokerIds as number[] | undefined
+    if (target! > now || (planned === undefined && target! === now && this.#lc(arn).brokerIds.length < target!)) await this.#scaleOut(op, target!)
+    else if (target! < now || planned) await this.#scaleIn(op, target!)
+  }
+
+  async #scaleOut(op: OperationRecord, target: number): Promise<void> {
+    const arn = op.clusterArn
+    await this.#step(op, 'PROVISION_BROKERS', async () => {
+      const c = this.#cluster(arn)
+      const lc = this.#lc(arn)
+      const zones = this.#zones(c)
+      const spec = applyTarget(c.spec, op.targetClusterInfo)
+      lc.setBrokerSettings(this.#settings(c, spec, target))
+      // Runtime first: ids, zones (the emptiest zone each time), ports.
+      const rt = c.runtime!
+      const brokers = [...rt.brokers]
+      const missing = target - brokers.length
+      if (missing > 0) {
+        const ports = await this.#prov.ports(missing, this.#store.listClusters())
+        let next = Math.max(0, ...brokers.map((b) => b.id), ...lc.brokerIds, ...usedBrokerDirs(lc)) + 1
+        for (let i = 0; i < missing; i++) {
+          const count = new Map(zones.map((z) => [z.zone, 0]))
+          for (const b of brokers) count.set(b.zone, (count.get(b.zone) ?? 0) + 1)
+          const z = zones.find((x) => count.get(x.zone) === Math.min(...count.values()))!
+          const id = next++
+          brokers.push({
+            id, zone: z.zone, clientSubnet: z.subnet, host: this.#prov.host, port: ports[i]!,
+            dataDir: path.join(kafkaDirOf(rt.dataDir), `broker-${id}`), volumeSizeBytes: volumeBytesOf(spec, id),
+            usedBytes: null, usedAt: null, addedTime: new Date().toISOString(),
+          })
+        }
+        this.#store.updateCluster(arn, (x) => void (x.runtime!.brokers = brokers))
+      }
+      const fresh = brokers.filter((b) => !lc.brokerIds.includes(b.id))
+      await Promise.all(fresh.map((b) => lc.addBroker({ id: b.id, zone: b.zone, port: b.port })))
+      // Brokers added before a restart of the control plane may still be down.
+      await Promise.all(brokers.filter((b) => lc.process(b.id).state === 'stopped').map((b) => lc.restart(b.id)))
+    })
+    await this.#step(op, 'WAIT_FOR_BROKERS', () => this.#admin(arn).waitBrokers(this.#lc(arn).brokerIds, this.#deadline()))
+    await this.#step(op, 'REASSIGN_PARTITIONS', async () => {
+      const admin = this.#admin(arn)
+      const view = await admin.view()
+      const pending = await admin.listReassignments(this.#deadline())
+      const moves = pending.length > 0 ? pending : balancePlan(view.partitions, view.brokers)
+      await this.#reassign(arn, moves)
+    })
+    await this.#step(op, 'ELECT_PREFERRED_LEADERS', () => this.#admin(arn).electPreferredLeaders(this.#deadline()))
+  }
+
+  async #scaleIn(op: OperationRecord, target: number): Promise<void> {
+    const arn = op.clusterArn
+    await this.#step(op, 'CHOOSE_BROKERS', async () => {
+      const c = this.#cluster(arn)
+      const remove = brokersToRemove(c.runtime!.brokers, target)
+      const zones = new Set(c.runtime!.brokers.filter((b) => !remove.includes(b.id)).map((b) => b.zone))
+      if (zones.size < Math.min(this.#zones(c).length, target)) throw new OperationFailure('BadRequest', `removing brokers ${remove.join(', ')} would leave a zone without brokers`)
+      this.#store.updateOperation(op.arn, (o) => void (o.params = { ...o.params, removeBrokerIds: remove }))
+    })
+    const remove = this.#store.getOperation(op.arn)!.params.removeBrokerIds as number[]
+    await this.#step(op, 'REASSIGN_PARTITIONS', async () => {
+      const admin = this.#admin(arn)
+      const view = await admin.view()
+      const pending = await admin.listReassignments(this.#deadline())
+      let moves: Move[]
+      try {
+        moves = pending.length > 0 ? pending : drainPlan(view.partitions, view.brokers, remove)
+      } catch (err) {
+        throw new OperationFailure('BadRequest', `cannot remove brokers ${remove.join(', ')}: ${(err as Error).message}`)
+      }
+      await this.#reassign(arn, moves)
+    })
+    await this.#step(op, 'WAIT_FOR_EMPTY_BROKERS', async () => {
+      const admin = this.#admin(arn)
+      const deadline = this.#deadline()
+      for (;;) {
+        const v = await admin.view(deadline)
+        const held = v.partitions.filter((p) => p.replicas.some((r) => remove.includes(r)))
+        if (held.length > 0) {
+          // A topic created meanwhile: drain it too.
+          await this.#reassign(arn, drainPlan(held, v.brokers, remove))
+          continue
+        }
+        let left = 0
+        for (const id of remove) if (v.brokers.some((b) => b.id === id)) left += (await admin.logDirUsage(id, deadline)).partitions
+        if (left === 0) return
+        if (Date.now() > deadline) throw new Error(`brokers ${remove.join(', ')} still hold ${left} partition replicas`)
+        await admin.pause(200)
+      }
+    })
+    await this.#step(op, 'ELECT_PREFERRED_LEADERS', () => this.#admin(arn).electPreferredLeaders(this.#deadline()))
+    await this.#step(op, 'REMOVE_BROKERS', async () => {
+      const c = this.#cluster(arn)
+      const lc = this.#lc(arn)
+      lc.setBrokerSettings(this.#settings(c, applyTarget(c.spec, op.targetClusterInfo), target))
+      for (const id of remove) if (lc.brokerIds.includes(id)) await lc.removeBroker(id, { deleteData: true })
+      this.#store.updateCluster(arn, (x) => void (x.runtime!.brokers = x.runtime!.brokers.filter((b) => !remove.includes(b.id))))
+    })
+    await this.#step(op, 'WAIT_FOR_BROKERS', () => this.#admin(arn).waitBrokers(this.#lc(arn).brokerIds, this.#deadline()))
+  }
+
+  /** Starts the moves with the replication throttle on the receiving brokers (when they take it live), waits, removes the throttle. */
+  async #reassign(arn: string, moves: Move[]): Promise<void> {
+    if (moves.length === 0) return
+    const admin = this.#admin(arn)
+    const deadline = this.#deadline()
+    const view = await admin.view(deadline)
+    const receivers = new Set<number>()
+    for (const m of moves) {
+      const before = view.partitions.find((p) => p.topic === m.topic && p.partition === m.partition)
+      for (const r of m.replicas) if (!before?.replicas.includes(r)) receivers.add(r)
+    }
+    const throttled: number[] = []
+    if (this.#throttle !== null) {
+      for (const id of receivers) {
+        try {
+          await admin.alterBrokerConfig(id, { [THROTTLE_KEY]: String(this.#throttle) }, deadline)
+          throttled.push(id)
+        } catch (err) {
+          this.#log.info({ broker: id, err: (err as Error).message }, 'replication throttle not set (the broker does not take it live)')
+          break
+        }
+      }
+    }
+    try {
+      await admin.reassign(moves, deadline)
+      await admin.waitReassignments(moves, deadline)
+    } finally {
+      for (const id of throttled) await admin.alterBrokerConfig(id, { [THROTTLE_KEY]: null }, deadline).catch(() => {})
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Storage
+
+  async #storage(op: OperationRecord): Promise<void> {
+    const arn = op.clusterArn
+    const c0 = this.#cluster(arn)
+    const spec = applyTarget(c0.spec, op.targetClusterInfo)
+    const want = new Map(c0.runtime!.brokers.map((b) => [b.id, volumeBytesOf(spec, b.id)]))
+    await this.#step(op, 'CHECK_STORAGE_USAGE', async () => {
+      const admin = this.#admin(arn)
+      const c = this.#cluster(arn)
+      for (const b of c.runtime!.brokers) {
+        const bytes = want.get(b.id)!
+        if (bytes >= b.volumeSizeBytes) continue
+        const { usedBytes } = await admin.logDirUsage(b.id, this.#deadline())
+        if (usedBytes > bytes) {
+          throw new OperationFailure('BadRequest',
+            `cannot shrink the volume of broker ${b.id} to ${(bytes / GiB).toFixed(2)} GiB: its logs hold ${usedBytes} bytes (${(usedBytes / GiB).toFixed(2)} GiB); delete data or choose a larger size`)
+        }
+      }
+    })
+    await this.#step(op, 'UPDATE_BROKER_STORAGE', async () => {
+      const c = this.#cluster(arn)
+      const lc = this.#lc(arn)
+      lc.setBrokerSettings(this.#settings(c, spec, c.runtime!.brokers.length))
+      const admin = this.#admin(arn)
+      for (const b of c.runtime!.brokers) {
+        const bytes = want.get(b.id)!
+        await admin.alterBrokerConfig(b.id, { [VOLUME_KEY]: String(bytes) }, this.#deadline())
+        this.#store.updateCluster(arn, (x) => {
+          const rb = x.runtime!.brokers.find((y) => y.id === b.id)
+          if (rb) rb.volumeSizeBytes = bytes
+        })
+      }
+      if (op.type === 'AUTO_SCALE_STORAGE') this.#store.updateCluster(arn, (x) => void (x.runtime!.lastAutoScaleAt = new Date().toISOString()))
+    })
+  }
+
+  /** A broker started again gets its own volume size back when it differs from the cluster's (restarts use the cluster-wide setting). */
+  async #reapplyVolume(arn: string, brokerId: number): Promise<void> {
+    const c = this.#store.getCluster(arn)
+    const b = c?.runtime?.brokers.find((x) => x.id === brokerId)
+    const lc = this.#prov.get(arn)
+    if (!c || !b || !lc) return
+    if (String(b.volumeSizeBytes) === lc.brokerSettings[VOLUME_KEY]) return
+    await this.#admin(arn).alterBrokerConfig(brokerId, { [VOLUME_KEY]: String(b.volumeSizeBytes) }, Date.now() + 30_000)
+      .catch((err: unknown) => this.#log.warn({ broker: brokerId, err: (err as Error).message }, 'cannot restore the broker\'s volume size'))
+  }
+
+  /** Measures every broker's usage; starts an AUTO_SCALE_STORAGE operation where usage passed the target. */
+  async #checkUsage(): Promise<void> {
+    if (this.#usageRunning || this.#closed) return
+    this.#usageRunning = true
+    try {
+      for (const c of this.#store.listClusters()) {
+        if (this.#closed) return
+        if (c.state !== 'ACTIVE' || !c.runtime || !this.#prov.get(c.arn)) continue
+        const admin = this.#admin(c.arn)
+        const used = new Map<number, number>()
+        for (const b of c.runtime.brokers) {
+          try {
+            used.set(b.id, (await admin.logDirUsage(b.id, Date.now() + 2_000)).usedBytes)
+          } catch {
+            /* a broker down: healing deals with it */
+          }
+        }
+        if (used.size === 0) continue
+        const at = new Date().toISOString()
+        const fresh = this.#store.updateCluster(c.arn, (x) => {
+          for (const b of x.runtime?.brokers ?? []) {
+            if (used.has(b.id)) {
+              b.usedBytes = used.get(b.id)!
+              b.usedAt = at
+            }
+          }
+        })
+        this.#maybeAutoScale(fresh)
+      }
+    } catch (err) {
+      if (!(err instanceof Aborted)) this.#log.warn({ err: (err as Error).message }, 'storage usage check failed')
+    } finally {
+      this.#usageRunning = false
+    }
+  }
+
+  #maybeAutoScale(c: ClusterRecord): void {
+    const as = c.spec.storageAutoScaling
+    const rt = c.runtime
+    if (!as || !rt || c.state !== 'ACTIVE' || c.activeOperationArn) return
+    const last = rt.lastAutoScaleAt ? Date.parse(rt.lastAutoScaleAt) : 0
+    if (Date.now() - last < as.cooldownSeconds * 1000) return
+    const over = rt.brokers.filter((b) => b.usedBytes !== null && b.usedBytes > (b.volumeSizeBytes * as.targetUtilization) / 100)
+    if (over.length === 0) return
+    const current = c.spec.brokerNodeGroupInfo.storageInfo?.ebsStorageInfo?.volumeSize ?? Math.max(...rt.brokers.map((b) => b.volumeSizeBytes)) / GiB
+    const next = Math.min(as.maxVolumeSizeGiB, Math.ceil(current + Math.max(10, current * 0.1)))
+    if (next <= current) return
+    const group = structuredClone(c.spec.brokerNodeGroupInfo)
+    group.storageInfo = { ...group.storageInfo, ebsStorageInfo: { ...group.storageInfo?.ebsStorageInfo, volumeSize: next } }
+    const target: Partial<ClusterSpec> = { brokerNodeGroupInfo: group, brokerVolumeSizeGiB: {} }
+    const source: Partial<ClusterSpec> = { brokerNodeGroupInfo: c.spec.brokerNodeGroupInfo, brokerVolumeSizeGiB: c.spec.brokerVolumeSizeGiB ?? {} }
+    const op = this.#newOperation(c, 'AUTO_SCALE_STORAGE', source, target)
+    this.#store.transaction(() => {
+      this.#store.insertOperation(op)
+      this.#store.updateCluster(c.arn, (x) => {
+        x.state = 'UPDATING'
+        x.activeOperationArn = op.arn
+        x.currentVersion = newClusterVersion()
+      })
+    })
+    this.#log.info({ cluster: c.name, brokers: over.map((b) => b.id), fromGiB: current, toGiB: next }, 'storage auto-scaling')
+    this.wake(c.arn)
+  }
+
+  #newOperation(c: ClusterRecord, type: OperationType, source: Partial<ClusterSpec> | null, target: Partial<ClusterSpec> | null): OperationRecord {
+    return {
+      arn: operationArn(c.arn, randomUUID()),
+      clusterArn: c.arn,
+      clusterType: c.type,
+      type,
+      state: 'PENDING',
+      creationTime: new Date().toISOString(),
+      endTime: null,
+      errorInfo: null,
+      sourceClusterInfo: source,
+      targetClusterInfo: target,
+      steps: [],
+      params: {},
+      clientRequestId: null,
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rolling restarts: configuration, version, reboot
+
+  async #rolling(op: OperationRecord): Promise<void> {
+    const arn = op.clusterArn
+    const c0 = this.#cluster(arn)
+    const spec = applyTarget(c0.spec, op.targetClusterInfo)
+    if (op.type === 'UPDATE_CLUSTER_KAFKA_VERSION' && isKraft(spec.kafkaVersion) !== isKraft(c0.spec.kafkaVersion)) {
+      throw new OperationFailure('BadRequest', `cannot move from ${c0.spec.kafkaVersion} to ${spec.kafkaVersion}: a cluster keeps its metadata mode (KRaft or ZooKeeper)`)
+    }
+    if (op.type !== 'REBOOT_NODE') {
+      await this.#step(op, 'UPDATE_BROKER_SETTINGS', async () => {
+        this.#lc(arn).setBrokerSettings(this.#settings(c0, spec, c0.runtime!.brokers.length))
+      })
+    }
+    const ids = op.type === 'REBOOT_NODE'
+      ? ((op.params.brokerIds as number[] | undefined) ?? []).map(Number)
+      : c0.runtime!.brokers.map((b) => b.id)
+    const admin = this.#admin(arn)
+    for (const id of ids) {
+      await this.#step(op, `RESTART_BROKER_${id}`, async () => {
+        const lc = this.#lc(arn)
+        if (!lc.brokerIds.includes(id)) throw new OperationFailure('BadRequest', `no broker ${id} in the cluster`)
+        await admin.waitInSync(this.#deadline())
+        await lc.restart(id)
+        await admin.waitBrokers(lc.brokerIds, this.#deadline())
+        await this.#reapplyVolume(arn, id)
+      })
+      await this.#step(op, `WAIT_FOR_IN_SYNC_REPLICAS_${id}`, () => admin.waitInSync(this.#deadline()))
+    }
+    await this.#step(op, 'ELECT_PREFERRED_LEADERS', () => admin.electPreferredLeaders(this.#deadline()))
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Self-healing
+
+  #watch(arn: string, lc: LocalCluster): void {
+    lc.removeAllListeners()
+    lc.on('exit', (e) => {
+      if (!e.expected) this.#heal(arn, `${e.role} ${e.id} exited (code ${e.code ?? 'unknown'}, signal ${e.signal ?? 'none'})`)
+    })
+    lc.on('unhealthy', (e) => this.#heal(arn, `${e.role} ${e.id} failed ${e.failures} health checks`))
+    lc.on('restart', (e) => this.#heal(arn, `${e.role} ${e.id} is being restarted`))
+    lc.on('ready', (e) => {
+      if (e.role === 'broker') void this.#reapplyVolume(arn, e.id)
+      // Started again outside any operation (a replaced volume, a restart by hand): the cluster
+      // heals until the broker is back in every ISR.
+      this.#heal(arn, `${e.role} ${e.id} started again outside an operation`)
+      this.wake(arn)
+    })
+  }
+
+  /** An ACTIVE cluster with a process down becomes HEALING, with a HEAL operation that waits for it. */
+  #heal(arn: string, why: string): void {
+    if (this.#closed) return
+    const c = this.#store.getCluster(arn)
+    if (!c || c.state !== 'ACTIVE' || c.activeOperationArn) return
+    if (this.#store.unfinishedOperations().some((o) => o.clusterArn === arn)) return
+    const op = this.#newOperation(c, 'HEAL', null, null)
+    op.params = { reason: why }
+    this.#store.transaction(() => {
+      this.#store.insertOperation(op)
+      this.#store.updateCluster(arn, (x) => {
+        x.state = 'HEALING'
+        x.activeOperationArn = op.arn
+        x.stateInfo = { code: 'HEALING', message: why }
+      })
+    })
+    this.#log.warn({ cluster: c.name, reason: why }, 'cluster healing')
+    this.wake(arn)
+  }
+
+  async #healOp(op: OperationRecord): Promise<void> {
+    const arn = op.clusterArn
+    const admin = this.#admin(arn)
+    await this.#step(op, 'WAIT_FOR_PROCESSES', async () => {
+      const lc = this.#lc(arn)
+      // The supervisor restarts the process (with back-off); wait as long as it takes.
+      while (lc.status().some((p) => p.state !== 'running')) {
+        if (lc.status().some((p) => p.state === 'stopped')) await lc.start()
+        await admin.pause(100)
+      }
+    })
+    await this.#step(op, 'WAIT_FOR_BROKERS', () => admin.waitBrokers(this.#lc(arn).brokerIds, Date.now() + 24 * 3600_000))
+    await this.#step(op, 'WAIT_FOR_IN_SYNC_REPLICAS', () => admin.waitInSync(Date.now() + 24 * 3600_000))
+    await this.#step(op, 'ELECT_PREFERRED_LEADERS', () => admin.electPreferredLeaders(this.#deadline()))
+  }
+}
+
+function usedBrokerDirs(lc: LocalCluster): number[] {
+  const ids: number[] = []
+  for (let id = 1; id <= 1000; id++) if (existsSync(path.join(lc.dataDir, `broker-${id}`))) ids.push(id)
+  return ids
+}
