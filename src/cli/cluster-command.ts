@@ -530,7 +530,8 @@ async function reboot(rest: string[]): Promise<void> {
 async function deleteCluster(rest: string[]): Promise<void> {
   await onCluster(rest, 'delete', { ...WAIT }, (values) => waitTimeoutMs(values), async (ctx, arn, _timeout, values) => {
     const out = await ctx.msk.deleteCluster(arn)
-    await finishOperation(ctx, values, { clusterArn: arn, until: 'gone' }, { ClusterArn: out.clusterArn, State: out.state }, `Delete ${arn}`)
+    const name = /:cluster\/([^/]+)\//.exec(arn)?.[1] ?? arn
+    await finishOperation(ctx, values, { clusterArn: arn, until: 'gone' }, { ClusterArn: out.clusterArn, State: out.state }, `Delete cluster ${name}`)
   })
 }
 

@@ -127,7 +127,8 @@ export async function waitForCluster(msk: Msk, target: WaitTarget, options: Wait
 
       const steps = stepsOf(op)
       const current = steps.find((s) => s.status !== 'COMPLETE')
-      const stepText = op && steps.length > 0 ? ` · step ${Math.min(steps.filter((s) => s.status === 'COMPLETE').length + 1, steps.length)}/${steps.length}${current ? ` ${current.name}` : ''}` : ''
+      // Steps are recorded as they start, so there is no total to show: the current one is enough.
+      const stepText = op && current ? ` · ${current.name}` : ''
       progress.status(`${cluster.ClusterName ?? ''} ${cluster.State ?? '?'}${op ? ` · ${op.OperationType ?? ''} ${op.OperationState ?? ''}` : ''}${stepText}`, Date.now() - started)
 
       if (op?.OperationState === 'UPDATE_FAILED') {
