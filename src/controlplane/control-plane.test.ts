@@ -1,0 +1,149 @@
+// ControlPlane.open/close with real processes: a ZooKeeper-mode cluster (its own ZooKeeper) that
+// keeps serving while the control plane is closed (detached), is adopted with the same pids when
+// it opens again, resumes an operation from its recorded steps, heals a broker whose volume was
+// lost (restarted empty, re-replicated from its peers); a create that fails leaves nothing
+// behind; close({stopClusters: true}) stops everything.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import kafkajs from 'kafkajs'
+import { isAlive } from '../cluster/pids.js'
+import { ClusterAdmin } from './cluster-admin.js'
+import { ControlPlane } from './control-plane.js'
+import type { ClusterRecord } from './model.js'
+import { zookeeperUnavailable } from './zookeeper.js'
+import { createCluster, specOf, submit, waitOperation, waitState } from './test-support.js'
+
+const { Kafka, logLevel } = kafkajs
+const TOPIC = 'events'
+
+describe('control plane: detach, adopt, resume, heal a lost volume', { timeout: 240_000 }, () => {
+  let dir: string
+  let cp: ControlPlane
+  let arn = ''
+  const open = () => ControlPlane.open({ dataDir: dir, host: '127.0.0.1', port: 0, reconciler: { usageCheckIntervalMs: 0 }, clusterOptions: { backoff: { initialMs: 200 } } })
+  const cluster = (): ClusterRecord => cp.store.getCluster(arn)!
+  const brokerPids = () => cp.provisioner.get(arn)!.status().map((p) => `${p.role}-${p.id}:${p.pid}`)
+  const produce = async (bootstrap: string, n: number, from: number) => {
+    const k = new Kafka({ clientId: 'cp-test', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100 } })
+    const p = k.producer()
+    await p.connect()
+    await p.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: n }, (_, i) => ({ value: `m${from + i}` })) })
+    await p.disconnect()
+  }
+  let allPids: number[] = []
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'fjord-controlplane-'))
+    cp = await open()
+  })
+
+  after(async () => {
+    await cp.close({ stopClusters: true }).catch(() => {})
+    for (const pid of allPids) if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('creates a ZooKeeper-mode cluster with its own ZooKeeper', async () => {
+    const t0 = Date.now()
+    const c = createCluster(cp.store, cp.reconciler, 'zk', specOf(3, '3.6.0'))
+    arn = c.arn
+    const op = await waitOperation(cp.store, c.op.arn, 90_000)
+    assert.equal(op.state, 'UPDATE_COMPLETE', JSON.stringify(op.errorInfo))
+    console.log(`# CreateCluster → ACTIVE with ZooKeeper: ${Date.now() - t0} ms`)
+    const rt = cluster().runtime!
+    if (zookeeperUnavailable()) {
+      assert.equal(rt.metadataMode, 'embedded')
+      assert.equal(cluster().stateInfo?.code, 'ZOOKEEPER_UNAVAILABLE')
+    } else {
+      assert.equal(rt.metadataMode, 'zookeeper')
+      assert.match(rt.zookeeper!.connect, /^127\.0\.0\.1:\d+$/)
+      assert.ok(rt.zookeeper!.pid && isAlive(rt.zookeeper!.pid))
+      assert.deepEqual(op.steps.map((s) => s.stepName), ['PROVISION_RUNTIME', 'START_ZOOKEEPER', 'PROVISION_BROKERS', 'WAIT_FOR_BROKERS'])
+    }
+    const k = new Kafka({ clientId: 'cp-test', brokers: cp.provisioner.get(arn)!.bootstrap.split(','), logLevel: logLevel.NOTHING })
+    const admin = k.admin()
+    await admin.connect()
+    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true })
+    await admin.disconnect()
+    await produce(cp.provisioner.get(arn)!.bootstrap, 100, 0)
+  })
+
+  it('keeps the cluster serving while closed, adopts the same processes, resumes an operation at its recorded step', async () => {
+    const bootstrap = cp.provisioner.get(arn)!.bootstrap
+    const before = brokerPids()
+    allPids = cp.provisioner.get(arn)!.status().map((p) => p.pid!).concat(cluster().runtime!.zookeeper?.pid ?? [])
+    await cp.close({ stopClusters: false })
+    for (const pid of allPids) assert.ok(isAlive(pid), `pid ${pid} still runs`)
+    await produce(bootstrap, 100, 100)
+
+    // While the control plane is down: a reboot of brokers 1 and 2 whose first restart already
+    // happened (as if the control plane had crashed right after it).
+    const { openStore } = await import('./store.js')
+    const store = openStore(path.join(dir, 'controlplane.db'))
+    const op = submit(store, { wake() {} }, arn, 'REBOOT_NODE', 'REBOOTING_BROKER', null, { brokerIds: [1, 2] })
+    store.updateOperation(op.arn, (o) => {
+      o.state = 'UPDATE_IN_PROGRESS'
+      o.steps = [{ stepName: 'RESTART_BROKER_1', stepStatus: 'COMPLETE' }, { stepName: 'WAIT_FOR_IN_SYNC_REPLICAS_1', stepStatus: 'COMPLETE' }, { stepName: 'RESTART_BROKER_2', stepStatus: 'IN_PROGRESS' }]
+    })
+    store.close()
+
+    cp = await open()
+    const adopted = cp.provisioner.get(arn)!
+    assert.ok(adopted.status().every((p) => p.adopted), 'adopted, not restarted')
+    const done = await waitOperation(cp.store, op.arn, 60_000)
+    assert.equal(done.state, 'UPDATE_COMPLETE', JSON.stringify(done.errorInfo))
+    const after = brokerPids()
+    assert.equal(after.find((p) => p.startsWith('broker-1:')), before.find((p) => p.startsWith('broker-1:')), 'broker 1 not restarted again')
+    assert.notEqual(after.find((p) => p.startsWith('broker-2:')), before.find((p) => p.startsWith('broker-2:')), 'broker 2 restarted')
+    assert.equal(after.find((p) => p.startsWith('broker-3:')), before.find((p) => p.startsWith('broker-3:')))
+    assert.equal(cluster().state, 'ACTIVE')
+    allPids.push(...adopted.status().map((p) => p.pid!))
+  })
+
+  it('heals a broker whose volume was lost: restarted empty, re-replicated', async () => {
+    const lc = cp.provisioner.get(arn)!
+    await lc.wipeVolume(3)
+    await waitState(cp.store, arn, 'HEALING', 10_000)
+    await waitState(cp.store, arn, 'ACTIVE', 90_000)
+    allPids.push(lc.process(3).pid!)
+    const admin = new ClusterAdmin(() => lc.bootstrap)
+    try {
+      const usage = await admin.logDirUsage(3, Date.now() + 10_000)
+      assert.ok(usage.partitions >= 3 && usage.usedBytes > 0, `broker 3 holds ${usage.partitions} partitions, ${usage.usedBytes} bytes`)
+      const v = await admin.view()
+      assert.ok(v.partitions.filter((p) => p.topic === TOPIC).every((p) => p.isr.length === 3))
+    } finally {
+      await admin.close()
+    }
+    await produce(lc.bootstrap, 10, 200)
+  })
+
+  it('leaves nothing behind when a create fails', async () => {
+    const cfgArn = 'arn:aws:kafka:us-east-1:000000000000:configuration/bad/6a7d1a0e-0000-4000-8000-000000000002'
+    cp.store.insertConfiguration({
+      arn: cfgArn, name: 'bad', description: '', kafkaVersions: [], creationTime: new Date().toISOString(), state: 'ACTIVE',
+      revisions: [{ revision: 1, description: '', creationTime: new Date().toISOString(), serverProperties: 'num.partitions=many\n' }],
+    })
+    const c = createCluster(cp.store, cp.reconciler, 'broken', { ...specOf(3), configurationInfo: { arn: cfgArn, revision: 1 } })
+    const op = await waitOperation(cp.store, c.op.arn, 60_000)
+    assert.equal(op.state, 'UPDATE_FAILED')
+    assert.match(op.errorInfo!.errorString, /num.partitions/)
+    const failed = cp.store.getCluster(c.arn)!
+    assert.equal(failed.state, 'FAILED')
+    assert.equal(failed.runtime, null)
+    assert.match(failed.stateInfo!.message, /num.partitions/)
+    assert.deepEqual(readdirSync(path.join(dir, 'clusters')).filter((d) => d.startsWith('broken-')), [])
+    assert.equal(cp.provisioner.get(c.arn), undefined)
+  })
+
+  it('stops every process on close({stopClusters: true})', async () => {
+    const zkDir = cluster().runtime!.zookeeper?.dataDir
+    await cp.close({ stopClusters: true })
+    for (const pid of allPids) assert.ok(!isAlive(pid), `pid ${pid} stopped`)
+    if (zkDir) assert.ok(!existsSync(path.join(zkDir, 'zookeeper.pid')))
+  })
+})
