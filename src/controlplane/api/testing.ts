@@ -19,12 +19,12 @@ export interface TestApi {
   close(): Promise<void>
 }
 
-export async function startTestApi(): Promise<TestApi> {
+export async function startTestApi(options: { requestTimeoutMs?: number } = {}): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'fjord-api-'))
   const store = openStore(join(dir, 'control-plane.db'))
   const wakes: string[] = []
   const runner: OperationRunner = { wake: (arn) => void wakes.push(arn) }
-  const server = await startApiServer({ store, runner, host: '127.0.0.1', port: 0, account: '123456789012' })
+  const server = await startApiServer({ store, runner, host: '127.0.0.1', port: 0, account: '123456789012', ...options })
   const client = new KafkaClient({
     endpoint: server.url,
     region: 'us-east-1',

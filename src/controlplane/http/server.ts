@@ -28,6 +28,11 @@ export interface ApiServerOptions {
   account?: string
   defaultRegion?: string
   logger?: ApiLogger
+  /**
+   * How long a client has to send a whole request (headers and body); a slow or never-ending
+   * request is then answered 408 and its connection closed. Default REQUEST_TIMEOUT_MS.
+   */
+  requestTimeoutMs?: number
 }
 
 export interface ApiServer {
@@ -38,6 +43,10 @@ export interface ApiServer {
 
 /** Request bodies above this are refused (MSK's largest, a configuration, is far smaller). */
 export const MAX_BODY_BYTES = 1024 * 1024
+
+/** The default time a client has to send a whole request; the headers get at most HEADERS_TIMEOUT_MS of it. */
+export const REQUEST_TIMEOUT_MS = 30_000
+export const HEADERS_TIMEOUT_MS = 10_000
 
 const silent: ApiLogger = { info() {}, warn() {}, error() {} }
 
@@ -171,7 +180,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     send(res, requestId, status, answer.body)
   }
 
-  const server = createServer((req, res) => {
+  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+  const timeouts = {
+    requestTimeout,
+    headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+    // How often node:http looks for requests past their timeouts (its default, 30 s, would let a
+    // short timeout run 30 s late).
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(requestTimeout / 4))),
+  }
+  const server = createServer(timeouts, (req, res) => {
     const requestId = randomUUID()
     handle(req, res, requestId).catch((err: unknown) => {
       let error: ApiError
