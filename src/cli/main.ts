@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { runClusterCommand } from './cluster-command.js'
 import { runController } from './controller-command.js'
+import { runControlPlaneCommand } from './controlplane-command.js'
 import { Broker } from '../broker/broker.js'
 import { brokerSettingDefs, envName, isKnownSetting, resolveSettings, validateSettings, type BrokerSettings } from '../broker/config.js'
 import { topicConfigDefs } from '../controller/topic-configs.js'
@@ -19,7 +20,8 @@ const FJORD_USAGE = `Usage: fjord <command> [options]
 Commands:
   broker                          run one broker
   controller                      run a controller (for a cluster of brokers)
-  start                           run a supervised local cluster (controller and brokers)
+  controlplane                    run the MSK-compatible control plane (its clusters outlive it)
+  start                           the control plane and a cluster in the foreground (Ctrl-C stops both)
   cluster create|list|describe|nodes|bootstrap|scale|storage|reboot|delete|operations|wait|configuration
                                   MSK clusters through the control plane's API (fjord cluster --help)
   topic list                      list topics
@@ -142,6 +144,9 @@ async function main(): Promise<void> {
       return
     case 'controller':
       return runController(rest)
+    case 'controlplane':
+      process.exitCode = await runControlPlaneCommand(rest)
+      return
     case 'topic':
       process.exitCode = await runTopicCommand(rest)
       return

@@ -1,54 +1,68 @@
-// `fjord start`: a local cluster (controller(s) and broker processes) in the foreground, supervised,
-// until Ctrl-C or SIGTERM. A thin layer over src/cluster/local-cluster.ts.
+// `fjord start`: Fjord on this machine in one command. It runs the MSK-compatible control plane
+// (as `fjord controlplane` does) and makes sure one cluster exists: created on the first start
+// through the control plane's own API (CreateClusterV2, signed, over HTTP: the path every MSK
+// client takes), adopted on the next. Prints the bootstrap servers and the API endpoint, then
+// stays in the foreground; Ctrl-C or SIGTERM stops the control plane and, since they were started
+// from this terminal, its clusters (unless --detach-on-exit).
 
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
-import { LocalCluster, type ClusterOptions, type MetadataSpec } from '../cluster/local-cluster.js'
-import { hasClusterFile } from '../cluster/spec.js'
+import type { Cluster } from '@aws-sdk/client-kafka'
+import { ControlPlane } from '../controlplane/control-plane.js'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, intArg, table } from './common.js'
+import { createClusterInput, defaultZones, zoneSubnets } from './cluster-command.js'
+import { OperationFailed, formatElapsed, waitForCluster } from './cluster-wait.js'
+import { DEFAULT_DATA_DIR, DEFAULT_LISTEN, parseListen, parseLogLevel } from './controlplane-command.js'
+import { DEFAULT_REGION, EXIT_UNREACHABLE, EndpointUnreachable, Msk, MskApiError, describeApiError } from './msk-client.js'
 
 export const START_USAGE = `Usage: fjord start [options]
 
-Runs a local cluster in the foreground: a controller (several with ZooKeeper) and broker
-processes, each with its own data directory under --data-dir and a zone (broker.rack); brokers
-are spread over the zones round-robin. A supervisor restarts a process that exits without being
-asked to (back-off 0.5 s doubling to 30 s) or stops answering. Ctrl-C or SIGTERM stops the
-cluster cleanly (brokers first, then controllers); a second one kills every process at once.
+Runs Fjord in the foreground: the MSK-compatible control plane (the MSK API at --listen, as in
+'fjord controlplane') and a cluster named --name. The first start creates the cluster through the
+API (CreateClusterV2) and waits until it is ACTIVE; a later start on the same --data-dir adopts it
+(its brokers keep their ports, so clients' bootstrap lists stay valid). Then it prints the
+bootstrap servers and the API endpoint and stays until Ctrl-C or SIGTERM, which stop the control
+plane and its clusters (brokers first, then controllers); with --detach-on-exit the clusters keep
+running and the next 'fjord start' or 'fjord controlplane' adopts them.
 
 Options:
-  --brokers N                 brokers, ids 1..N (default 3)
-  --zones N                   zones az-1..az-N (default 3)
-  --data-dir DIR              where cluster.json and every process's directory live (default ./data)
-  --metadata MODE             embedded: one controller process keeping the metadata (default);
-                              zookeeper: --controllers candidates sharing --zookeeper-connect;
-                              standalone: no controller, every broker its own single-broker
-                              cluster (development only)
-  --zookeeper-connect HOSTS   host:port[,host:port][/chroot] (implies --metadata zookeeper)
-  --controllers N             controller candidates in zookeeper mode (default 3)
-  --port-base N               brokers listen on N, N+1, ..., controllers on the ports after
-                              them (default 9092; 0 picks free ports)
-  --set KEY=VALUE             a setting for every broker; repeatable
-  --name NAME                 the cluster's name (default local)
-  --no-restart                leave processes that exit down
-  --no-health-check           do not probe running processes
-  --log-level LEVEL           trace, debug, info, warn, error: the supervisor's log (stderr) and
-                              the processes' (FJORD_LOG_LEVEL); default info
-  -h, --help                  this help
+  --data-dir DIR           the control plane's state and its clusters (default ${DEFAULT_DATA_DIR})
+  --listen HOST:PORT       the MSK API (default ${DEFAULT_LISTEN}; port 0 picks one); the brokers
+                           listen on the same host, on ports the control plane picks
+  --name NAME              the cluster (default default)
+  --brokers N              brokers (default 3)
+  --zones N                availability zones, 2 or 3, brokers spread evenly (default 3, or 2
+                           when N is even but not a multiple of 3)
+  --kafka-version V        default 3.7.x.kraft; a version without .kraft (3.6.0, 3.7.x, ...) runs
+                           the cluster with a ZooKeeper the control plane starts (Debian's
+                           zookeeper package and java; without them the cluster runs with the
+                           embedded controller and its state info says so)
+  --metadata kraft|zookeeper
+                           shorthand: zookeeper is --kafka-version 3.7.x
+  --volume-size GiB        each broker's volume (default the API's, 1000)
+  --set KEY=VALUE          a broker setting; repeatable. Becomes the configuration NAME-start
+                           (server.properties) the cluster is created with
+  --region REGION          region of the cluster's ARN (default ${DEFAULT_REGION}; env AWS_REGION)
+  --detach-on-exit         Ctrl-C/SIGTERM stop the control plane only; the clusters keep running
+  --log-level LEVEL        trace, debug, info, warn, error (default warn; env FJORD_LOG_LEVEL)
+  -h, --help               this help
 
-Each process writes its output to <data-dir>/<broker|controller>-<id>/process.log. A data
-directory that already holds a cluster is started again with its own brokers and ports (clients'
-bootstrap lists stay valid); processes of it that still run are adopted, not started twice.
+Then use the cluster with any Kafka client, and the control plane with the AWS CLI or SDKs:
+  aws kafka list-clusters --endpoint-url http://127.0.0.1:8092 --region us-east-1
+or 'fjord cluster' (fjord cluster list, fjord cluster scale default --brokers 6 --wait).
 `
 
 interface Parsed {
-  options: ClusterOptions
   dataDir: string
+  listen: { host: string; port: number }
+  name: string
   brokers: number | undefined
   zones: number | undefined
-  metadata: MetadataSpec | undefined
-  portBase: number | undefined
-  name: string | undefined
+  kafkaVersion: string | undefined
+  volumeSizeGiB: number | undefined
   settings: Record<string, string> | undefined
+  region: string
+  detach: boolean
   logLevel: string
 }
 
@@ -58,17 +72,17 @@ function parse(argv: string[]): Parsed | 'help' {
     ;({ values } = parseArgs({
       args: argv,
       options: {
+        'data-dir': { type: 'string' },
+        listen: { type: 'string' },
+        name: { type: 'string' },
         brokers: { type: 'string' },
         zones: { type: 'string' },
-        'data-dir': { type: 'string' },
+        'kafka-version': { type: 'string' },
         metadata: { type: 'string' },
-        'zookeeper-connect': { type: 'string' },
-        controllers: { type: 'string' },
-        'port-base': { type: 'string' },
+        'volume-size': { type: 'string' },
         set: { type: 'string', multiple: true },
-        name: { type: 'string' },
-        'no-restart': { type: 'boolean' },
-        'no-health-check': { type: 'boolean' },
+        region: { type: 'string' },
+        'detach-on-exit': { type: 'boolean' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -78,25 +92,21 @@ function parse(argv: string[]): Parsed | 'help' {
     throw new UsageError((err as Error).message)
   }
   if (values.help) return 'help'
-  const zk = values['zookeeper-connect']
-  const mode = values.metadata ?? (zk !== undefined ? 'zookeeper' : undefined)
-  let metadata: MetadataSpec | undefined
-  switch (mode) {
+  let kafkaVersion = values['kafka-version']
+  switch (values.metadata) {
     case undefined:
       break
-    case 'embedded':
-    case 'standalone':
-      if (zk !== undefined) throw new UsageError(`--zookeeper-connect goes with --metadata zookeeper, not ${mode}`)
-      metadata = { mode }
+    case 'kraft':
+      if (kafkaVersion !== undefined && !kafkaVersion.endsWith('.kraft')) throw new UsageError(`--metadata kraft needs a .kraft --kafka-version, not '${kafkaVersion}'`)
+      kafkaVersion ??= '3.7.x.kraft'
       break
     case 'zookeeper':
-      if (!zk) throw new UsageError('--metadata zookeeper needs --zookeeper-connect host:port[,host:port][/chroot]')
-      metadata = { mode: 'zookeeper', connect: zk, controllers: values.controllers === undefined ? 3 : intArg(values.controllers, '--controllers', 1, 99) }
+      if (kafkaVersion !== undefined && kafkaVersion.endsWith('.kraft')) throw new UsageError(`--metadata zookeeper needs a --kafka-version without .kraft, not '${kafkaVersion}'`)
+      kafkaVersion ??= '3.7.x'
       break
     default:
-      throw new UsageError(`--metadata must be embedded, zookeeper or standalone, not '${mode}'`)
+      throw new UsageError(`--metadata must be kraft or zookeeper, not '${values.metadata}' (the control plane runs one controller for KRaft versions, ZooKeeper for the others)`)
   }
-  if (values.controllers !== undefined && mode !== 'zookeeper') throw new UsageError('--controllers is for --metadata zookeeper')
   let settings: Record<string, string> | undefined
   if (values.set) {
     settings = {}
@@ -106,36 +116,36 @@ function parse(argv: string[]): Parsed | 'help' {
       settings[kv.slice(0, i)] = kv.slice(i + 1)
     }
   }
-  const logLevel = values['log-level'] ?? process.env.FJORD_LOG_LEVEL ?? 'info'
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new UsageError(`--log-level: unknown level '${logLevel}'`)
+  const name = values.name ?? 'default'
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/.test(name)) throw new UsageError(`--name must be letters, digits and hyphens (MSK's cluster names), not '${name}'`)
   return {
-    options: {
-      autoRestart: !values['no-restart'],
-      ...(values['no-health-check'] ? { healthCheck: false as const } : {}),
-      ...(values['log-level'] ? { env: { FJORD_LOG_LEVEL: logLevel } } : {}),
-    },
-    dataDir: values['data-dir'] ?? './data',
-    brokers: values.brokers === undefined ? undefined : intArg(values.brokers, '--brokers', 1, 1000),
-    zones: values.zones === undefined ? undefined : intArg(values.zones, '--zones', 1, 100),
-    metadata,
-    portBase: values['port-base'] === undefined ? undefined : intArg(values['port-base'], '--port-base', 0, 65535),
-    name: values.name,
+    dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
+    listen: parseListen(values.listen ?? DEFAULT_LISTEN),
+    name,
+    brokers: values.brokers === undefined ? undefined : intArg(values.brokers, '--brokers', 1, 60),
+    zones: values.zones === undefined ? undefined : intArg(values.zones, '--zones', 1, 26),
+    kafkaVersion,
+    volumeSizeGiB: values['volume-size'] === undefined ? undefined : intArg(values['volume-size'], '--volume-size', 1, 16384),
     settings,
-    logLevel,
+    region: values.region ?? process.env.AWS_REGION ?? DEFAULT_REGION,
+    detach: values['detach-on-exit'] === true,
+    logLevel: parseLogLevel(values['log-level'] ?? process.env.FJORD_LOG_LEVEL ?? 'warn'),
   }
 }
 
-/** An existing cluster must not be asked to become something else. */
-function checkSame(cluster: LocalCluster, p: Parsed): void {
-  const clash = (flag: string, given: unknown, has: unknown) => {
-    throw new UsageError(`${cluster.dataDir} holds cluster '${cluster.name}' with ${flag} ${String(has)}, not ${String(given)}; use another --data-dir for a different cluster`)
-  }
-  if (p.brokers !== undefined && p.brokers !== cluster.brokerIds.length) clash('--brokers', p.brokers, cluster.brokerIds.length)
-  if (p.zones !== undefined && p.zones !== cluster.zones.length) clash('--zones', p.zones, cluster.zones.length)
-  if (p.name !== undefined && p.name !== cluster.name) clash('--name', p.name, cluster.name)
-  if (p.metadata !== undefined && JSON.stringify(p.metadata) !== JSON.stringify(cluster.metadata)) {
-    clash('metadata', JSON.stringify(p.metadata), JSON.stringify(cluster.metadata))
-  }
+/** What an existing cluster is asked to be but is not: said, not changed (there are commands for that). */
+function differences(c: Cluster, p: Parsed): string[] {
+  const out: string[] = []
+  const brokers = c.Provisioned?.NumberOfBrokerNodes
+  const zones = c.Provisioned?.BrokerNodeGroupInfo?.ClientSubnets?.length
+  const version = c.Provisioned?.CurrentBrokerSoftwareInfo?.KafkaVersion
+  const volume = c.Provisioned?.BrokerNodeGroupInfo?.StorageInfo?.EbsStorageInfo?.VolumeSize
+  if (p.brokers !== undefined && p.brokers !== brokers) out.push(`it has ${brokers} brokers, not ${p.brokers} (fjord cluster scale ${p.name} --brokers ${p.brokers})`)
+  if (p.zones !== undefined && p.zones !== zones) out.push(`it spans ${zones} zones, not ${p.zones} (zones are fixed at creation)`)
+  if (p.kafkaVersion !== undefined && p.kafkaVersion !== version) out.push(`it runs Kafka ${version}, not ${p.kafkaVersion} (aws kafka update-cluster-kafka-version)`)
+  if (p.volumeSizeGiB !== undefined && p.volumeSizeGiB !== volume) out.push(`its volumes are ${volume} GiB, not ${p.volumeSizeGiB} (fjord cluster storage ${p.name} --volume-size ${p.volumeSizeGiB})`)
+  if (p.settings) out.push(`--set applies when a cluster is created (fjord cluster configuration update ${p.name}-start, then aws kafka update-cluster-configuration)`)
+  return out
 }
 
 export async function runStartCommand(argv: string[]): Promise<number> {
@@ -152,118 +162,149 @@ export async function runStartCommand(argv: string[]): Promise<number> {
     return EXIT_OK
   }
   const p = parsed
-  const log = pino({ level: p.logLevel, base: { component: 'cluster' } }, pino.destination(2))
-  const options: ClusterOptions = { ...p.options, logger: log }
-  const started = performance.now()
+  const log = pino({ level: p.logLevel, base: { component: 'controlplane' } }, pino.destination(2))
+  const started = Date.now()
 
-  let cluster: LocalCluster
+  let cp: ControlPlane
   try {
-    if (hasClusterFile(p.dataDir)) {
-      cluster = await LocalCluster.adopt(p.dataDir, options)
-      try {
-        checkSame(cluster, p)
-        if (p.portBase !== undefined) log.warn({ portBase: p.portBase }, 'the cluster keeps its ports; --port-base ignored')
-        if (p.settings) cluster.setBrokerSettings(p.settings)
-      } catch (err) {
-        cluster.detach()
-        throw err
-      }
-      const adopted = cluster.status().filter((s) => s.adopted).length
-      if (adopted > 0) log.info({ processes: adopted }, 'adopted running processes')
-    } else {
-      const portBase = p.portBase ?? 9092
-      cluster = await LocalCluster.create(
-        {
-          name: p.name ?? 'local',
-          dataDir: p.dataDir,
-          brokers: p.brokers ?? 3,
-          zones: p.zones ?? 3,
-          metadata: p.metadata ?? { mode: 'embedded' },
-          brokerSettings: { ...clusterDefaults(p.brokers ?? 3), ...(p.settings ?? {}) },
-          ...(portBase === 0 ? {} : { ports: { base: portBase } }),
-        },
-        options,
-      )
-    }
+    cp = await ControlPlane.open({ dataDir: p.dataDir, host: p.listen.host, port: p.listen.port, region: p.region, logger: log })
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`fjord: ${err.message}\n`)
-      return EXIT_USAGE
-    }
-    process.stderr.write(`fjord: ${(err as Error).message}\n`)
+    process.stderr.write(`fjord: the control plane did not start: ${(err as Error).message}\n`)
+    log.flush()
     return EXIT_FAILED
   }
+  const stopClusters = !p.detach
+  process.stdout.write(`Fjord control plane ready at ${cp.url} (region ${p.region}, data in ${cp.dataDir})\n`)
 
-  // Signals first: a Ctrl-C while the cluster starts must stop what was started.
+  // Signals first: a Ctrl-C while the cluster is created must stop what was started.
   const keepAlive = setInterval(() => {}, 1 << 30)
-  let signals = 0
   let resolveDone!: (code: number) => void
   const done = new Promise<number>((resolve) => (resolveDone = resolve))
-  let stopping: Promise<void> | null = null
-  const shutdown = (signal: string) => {
-    signals++
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: killing every process')
-      void cluster.stop({ force: true }).catch(() => {})
-      return
-    }
-    log.info({ signal }, 'stopping the cluster')
-    stopping = cluster.stop().then(
+  let stopping = false
+  let signals = 0
+  const stop = (code: number, why: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ why, stopClusters }, 'stopping')
+    process.stderr.write(stopClusters ? 'Stopping the control plane and its clusters...\n' : 'Stopping the control plane; its clusters keep running...\n')
+    cp.close({ stopClusters }).then(
       () => {
-        process.stdout.write(`Fjord cluster ${cluster.name} stopped\n`)
-        resolveDone(EXIT_OK)
+        process.stdout.write(stopClusters ? `Fjord stopped (control plane and clusters)\n` : `Fjord control plane stopped; its clusters keep running (the next 'fjord start --data-dir ${p.dataDir}' adopts them)\n`)
+        resolveDone(code)
       },
       (err: unknown) => {
-        log.error({ err }, 'unclean stop')
+        process.stderr.write(`fjord: unclean stop: ${(err as Error).message}\n`)
         resolveDone(EXIT_FAILED)
       },
     )
   }
-  const onInt = () => shutdown('SIGINT')
-  const onTerm = () => shutdown('SIGTERM')
-  process.on('SIGINT', onInt)
-  process.on('SIGTERM', onTerm)
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      process.stderr.write(`fjord: second ${signal}: exiting now; processes still stopping may outlive this one\n`)
+      log.flush()
+      process.exit(EXIT_FAILED)
+    }
+    stop(EXIT_OK, signal)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
 
+  const msk = new Msk({ endpoint: cp.url, region: p.region, timeoutMs: 30_000 })
   try {
-    await cluster.start()
-    if (stopping === null) {
-      const ms = (performance.now() - started).toFixed(0)
-      process.stdout.write(`Fjord cluster ${cluster.name} ready: bootstrap ${cluster.bootstrap} (data in ${p.dataDir}, started in ${ms} ms)\n`)
-      if (cluster.controllerEndpoints) process.stdout.write(`controllers: ${cluster.controllerEndpoints}\n`)
+    const cluster = await ensureCluster(msk, p, () => stopping)
+    if (!stopping && cluster) {
+      const arn = cluster.ClusterArn!
+      const bootstrap = (await msk.bootstrapBrokers(arn)).BootstrapBrokerString ?? '-'
+      const brokers = cluster.Provisioned?.NumberOfBrokerNodes ?? 0
+      const zones = cluster.Provisioned?.BrokerNodeGroupInfo?.ClientSubnets?.length ?? 0
+      const version = cluster.Provisioned?.CurrentBrokerSoftwareInfo?.KafkaVersion ?? '?'
+      const region = p.region === DEFAULT_REGION ? '' : ` --region ${p.region}`
+      const endpointFlag = cp.url === 'http://127.0.0.1:8092' ? '' : ` --endpoint ${cp.url}`
       process.stdout.write(
-        table(
-          ['ROLE', 'ID', 'ZONE', 'ADDRESS', 'PID'],
-          cluster.status().map((s) => [s.role, s.id, s.zone, s.address, s.pid]),
-        ),
+        `Fjord cluster ${p.name} ready: bootstrap ${bootstrap} (${brokers} brokers over ${zones} zones, Kafka ${version}, started in ${formatElapsed(Date.now() - started)})\n` +
+        `  MSK API endpoint:   ${cp.url}  (region ${p.region})\n` +
+        `  Cluster ARN:        ${arn}\n` +
+        `  Bootstrap servers:  ${bootstrap}\n\n` +
+        table(['BROKER', 'ZONE', 'SUBNET', 'ADDRESS'],
+          [...(cp.store.getCluster(arn)?.runtime?.brokers ?? [])].sort((a, b) => a.id - b.id).map((b) => [b.id, b.zone, b.clientSubnet, `${b.host}:${b.port}`])) +
+        `\nTry:\n` +
+        `  fjord cluster list${endpointFlag}${region}\n` +
+        `  aws kafka list-clusters --endpoint-url ${cp.url} --region ${p.region}\n` +
+        `  fjord topic create demo --bootstrap-server ${bootstrap.split(',')[0]} --partitions 3\n\n` +
+        (stopClusters
+          ? `Ctrl-C stops the control plane and the cluster (start with --detach-on-exit to leave the cluster running).\n`
+          : `Ctrl-C stops the control plane; the cluster keeps running (--detach-on-exit).\n`),
       )
     }
   } catch (err) {
-    if (stopping === null) {
-      // start() has stopped whatever it started.
-      process.stderr.write(`fjord: ${(err as Error).message}\n`)
-      resolveDone(EXIT_FAILED)
+    if (!stopping) {
+      if (err instanceof MskApiError) process.stderr.write(`fjord: ${describeApiError(err)}\n`)
+      else process.stderr.write(`fjord: ${(err as Error).message}\n`)
+      const code = err instanceof EndpointUnreachable ? EXIT_UNREACHABLE : EXIT_FAILED
+      // A failed start stops what it started; the cluster stays on record (FAILED, with its
+      // operation's error) for the next start or `fjord controlplane` to show.
+      stop(code, 'cluster did not become ready')
     }
+  } finally {
+    msk.close()
   }
   const code = await done
   clearInterval(keepAlive)
-  process.off('SIGINT', onInt)
-  process.off('SIGTERM', onTerm)
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
   log.flush()
   return code
 }
 
-/**
- * MSK's defaults for a multi-zone cluster: new topics (and the internal ones) get three
- * replicas and acks=all needs two of them, so a zone can go without losing acknowledged data.
- */
-function clusterDefaults(brokers: number): Record<string, string> {
-  const rf = String(Math.min(3, brokers))
-  const minIsr = String(Math.max(1, Math.min(2, brokers - 1)))
-  return {
-    'default.replication.factor': rf,
-    'min.insync.replicas': minIsr,
-    'offsets.topic.replication.factor': rf,
-    'transaction.state.log.replication.factor': rf,
-    'transaction.state.log.min.isr': minIsr,
+/** The cluster named p.name, created if missing, once ACTIVE; null if a signal came first. */
+async function ensureCluster(msk: Msk, p: Parsed, stopping: () => boolean): Promise<Cluster | null> {
+  const existing = (await msk.listClusters(p.name)).filter((c) => c.ClusterName === p.name)
+  if (existing.length > 1) throw new UsageError(`${existing.length} clusters are named '${p.name}' in ${p.dataDir}`)
+  let arn: string
+  if (existing.length === 1) {
+    const c = existing[0]!
+    arn = c.ClusterArn!
+    process.stderr.write(`Adopting cluster ${p.name} (${c.State}): ${arn}\n`)
+    for (const d of differences(c, p)) process.stderr.write(`fjord: warning: cluster ${p.name} is kept as it is: ${d}\n`)
+    if (c.State === 'FAILED') {
+      throw new OperationFailed(`cluster ${p.name} is FAILED${c.StateInfo?.Message ? `: ${c.StateInfo.Message}` : ''}; delete it (fjord cluster delete ${p.name} while the control plane runs) or use another --name`)
+    }
+    if (c.State === 'DELETING') {
+      process.stderr.write(`Cluster ${p.name} is being deleted; waiting, then creating it again\n`)
+      await waitForCluster(msk, { clusterArn: arn, until: 'gone' }, { timeoutMs: 600_000 })
+      if (stopping()) return null
+      arn = await create(msk, p)
+    }
+  } else {
+    arn = await create(msk, p)
   }
+  if (stopping()) return null
+  const r = await waitForCluster(msk, { clusterArn: arn, until: 'active' }, { timeoutMs: 1_800_000 })
+  return r.cluster
+}
+
+async function create(msk: Msk, p: Parsed): Promise<string> {
+  const brokers = p.brokers ?? 3
+  let configuration: { arn: string; revision: number } | undefined
+  if (p.settings) {
+    const properties = Object.entries(p.settings).map(([k, v]) => `${k}=${v}`).join('\n') + '\n'
+    const configName = `${p.name}-start`
+    const found = (await msk.listConfigurations()).find((c) => c.Name === configName)
+    const out = found
+      ? await msk.updateConfiguration(found.Arn!, properties, 'fjord start --set')
+      : await msk.createConfiguration(configName, properties, undefined, 'fjord start --set')
+    configuration = { arn: (found?.Arn ?? (out as { Arn?: string }).Arn)!, revision: out.LatestRevision?.Revision ?? 1 }
+  }
+  const input = createClusterInput({
+    name: p.name,
+    brokers,
+    subnets: zoneSubnets(p.zones ?? defaultZones(brokers)),
+    kafkaVersion: p.kafkaVersion ?? '3.7.x.kraft',
+    instanceType: 'kafka.m5.large',
+    volumeSizeGiB: p.volumeSizeGiB,
+    configuration,
+  })
+  const created = await msk.createCluster(input)
+  process.stderr.write(`Creating cluster ${p.name}: ${brokers} brokers, Kafka ${p.kafkaVersion ?? '3.7.x.kraft'} (${created.clusterArn})\n`)
+  return created.clusterArn
 }
