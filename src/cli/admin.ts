@@ -298,7 +298,7 @@ async function groupState(client: KafkaClient, groupId: string): Promise<GroupSt
 }
 
 /** Committed offsets of a group: every partition it committed (topics=null, v2+). */
-async function committedOffsets(client: KafkaClient, groupId: string, topicsForOldVersions: string[]): Promise<Map<string, number>> {
+export async function committedOffsets(client: KafkaClient, groupId: string, topicsForOldVersions: string[]): Promise<Map<string, number>> {
   return client.withCoordinator(groupId, async (conn) => {
     const { body, version } = await conn.send(Apis.OffsetFetch, (v) =>
       v >= 8

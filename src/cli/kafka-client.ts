@@ -125,6 +125,26 @@ export class KafkaConnection {
     return { version, body: this.decode(api, version, frame) }
   }
 
+  /**
+   * Sends a request the broker answers with nothing (Produce with acks=0); resolves once the
+   * bytes are handed to the socket.
+   */
+  sendWithoutResponse<Q extends Fields>(api: Api<Q, any>, build: (version: number) => InputStruct<Q>): Promise<number> {
+    if (this.failure) return Promise.reject(this.failure)
+    const version = this.version(api)
+    const w = new Writer()
+    const patchSize = w.reserveInt32()
+    encodeRequestHeader(w, { apiKey: api.key, apiVersion: version, correlationId: this.nextCorrelationId++, clientId: this.options.clientId }, api.request.isFlexible(version))
+    api.request.encode(version, build(version), w)
+    patchSize(w.length - 4)
+    return new Promise((resolve, reject) => {
+      const chunks = w.finish()
+      this.socket.cork()
+      chunks.forEach((chunk, i) => this.socket.write(chunk, i === chunks.length - 1 ? (err) => (err ? reject(new ClientError(`sending ${api.name} to ${this.describe()} failed: ${err.message}`)) : resolve(version)) : undefined))
+      this.socket.uncork()
+    })
+  }
+
   private decode<Q extends Fields, S extends Fields>(api: Api<Q, S>, version: number, r: Reader): DecodedStruct<S> {
     try {
       const body = api.response.decode(version, r)
@@ -301,6 +321,13 @@ export class KafkaClient {
     const n = this.nodes.get(nodeId)
     if (!n) throw new KafkaError(ErrorCode.BROKER_NOT_AVAILABLE, `broker ${nodeId} is not in the cluster metadata`)
     return this.connectTo({ host: n.host, port: n.port })
+  }
+
+  /** Forgets the connection to a broker (after it failed), so that the next use reconnects. */
+  forget(connection: KafkaConnection): void {
+    if (connection === this.bootstrapConn) return
+    this.connections.delete(connection.describe())
+    connection.close()
   }
 
   /** Every broker of the cluster, from Metadata. */

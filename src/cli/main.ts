@@ -11,7 +11,9 @@ import { runControlPlaneCommand } from './controlplane-command.js'
 import { Broker } from '../broker/broker.js'
 import { brokerSettingDefs, envName, isKnownSetting, resolveSettings, validateSettings, type BrokerSettings } from '../broker/config.js'
 import { topicConfigDefs } from '../controller/topic-configs.js'
+import { runConsumeCommand } from './consume-command.js'
 import { runGroupCommand } from './group-command.js'
+import { runProduceCommand } from './produce-command.js'
 import { runStartCommand } from './start-command.js'
 import { runTopicCommand } from './topic-command.js'
 
@@ -34,8 +36,13 @@ Commands:
         (--to-earliest | --to-latest | --to-datetime ISO | --to-offset N) [--execute]
                                   a dry run unless --execute; the group must be Empty or Dead
   group delete GROUP
+  produce TOPIC [--key-separator SEP] [--partition N] [--acks all|1|0] [--compression CODEC]
+                                  one record per line of stdin
+  consume TOPIC [--from-beginning | --offset earliest|latest|N] [--partition N] [--group G]
+        [--max-messages N] [--timeout-ms N] [--print-key] [--key-separator SEP]
+                                  prints records, one per line (JSON lines with -o json)
 
-The topic and group commands take --bootstrap-server HOST:PORT (default 127.0.0.1:9092, env
+The topic, group, produce and consume commands take --bootstrap-server HOST:PORT (default 127.0.0.1:9092, env
 FJORD_BOOTSTRAP) and --output table|json. Exit codes: 0 done, 1 the operation failed (Kafka
 error printed as NAME: message), 2 usage error.
 
@@ -152,6 +159,12 @@ async function main(): Promise<void> {
       return
     case 'cluster':
       process.exitCode = await runClusterCommand(rest)
+      return
+    case 'produce':
+      process.exitCode = await runProduceCommand(rest)
+      return
+    case 'consume':
+      process.exitCode = await runConsumeCommand(rest)
       return
     case 'group':
       process.exitCode = await runGroupCommand(rest)
