@@ -126,6 +126,15 @@ describe('fjord cluster against a control plane', { timeout: 300_000 }, () => {
       await admin.disconnect()
     }
 
+    // A configuration applied: the brokers restart one at a time with it.
+    const file = path.join(dataDir, 'rolling.properties')
+    writeFileSync(file, 'log.retention.hours=72\n')
+    assert.equal((await fjord(['configuration', 'create', 'cli-rolling', '--server-properties', file, ...endpoint])).code, 0)
+    const configured = await fjord(['update-configuration', 'cli-test', '--configuration', 'cli-rolling', '--wait', ...endpoint])
+    assert.equal(configured.code, 0, configured.stderr)
+    assert.match(configured.stdout, /^Configure cli-test with arn:\S+ revision 1: done in .*ACTIVE/m)
+    assert.match((await fjord(['describe', 'cli-test', ...endpoint])).stdout, /^Configuration:\s+arn:\S+configuration\/cli-rolling\/\S+ \(revision 1\)$/m)
+
     const scaled = await fjord(['scale', 'cli-test', '--brokers', '4', '--wait', ...endpoint])
     assert.equal(scaled.code, 0, scaled.stderr)
     assert.match(scaled.stdout, /^Scale cli-test to 4 brokers: done in \d+.*ACTIVE/m)

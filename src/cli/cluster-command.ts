@@ -43,6 +43,9 @@ Commands:
   storage NAME|ARN --auto-scaling-target PCT --max-volume-size GiB [--cooldown SECONDS]
                                storage auto-scaling (a Fjord extension; MSK does it through
                                Application Auto Scaling): grow volumes past PCT % used
+  update-configuration NAME|ARN --configuration NAME|ARN[:REVISION] [--wait]
+                               UpdateClusterConfiguration: the brokers restart one at a time
+                               with the revision's server.properties (default its latest)
   reboot NAME|ARN --broker ID [--broker ID ...] [--wait]
                                RebootBroker
   delete NAME|ARN [--wait]     DeleteCluster; with --wait until it is gone
@@ -514,6 +517,22 @@ async function storage(rest: string[]): Promise<void> {
   })
 }
 
+async function updateConfiguration(rest: string[]): Promise<void> {
+  const prepare = (values: Values) => {
+    const ref = values['configuration'] as string | undefined
+    if (ref === undefined) throw new UsageError('cluster update-configuration needs --configuration NAME|ARN[:REVISION]')
+    waitTimeoutMs(values)
+    return ref
+  }
+  await onCluster(rest, 'update-configuration', { ...WAIT, configuration: { type: 'string' } }, prepare, async (ctx, arn, ref, values) => {
+    const configuration = await resolveConfigurationRef(ctx.msk, ref)
+    const c = await ctx.msk.describeCluster(arn)
+    const op = await ctx.msk.updateClusterConfiguration(arn, c.CurrentVersion!, configuration)
+    await finishOperation(ctx, values, { clusterArn: arn, operationArn: op, until: 'active' }, { ClusterArn: arn, ClusterOperationArn: op },
+      `Configure ${c.ClusterName} with ${configuration.arn} revision ${configuration.revision}`)
+  })
+}
+
 async function reboot(rest: string[]): Promise<void> {
   const prepare = (values: Values) => {
     const brokers = values['broker'] as string[] | undefined
@@ -688,6 +707,7 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
   bootstrap,
   scale,
   storage,
+  'update-configuration': updateConfiguration,
   reboot,
   delete: deleteCluster,
   operations,

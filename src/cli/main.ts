@@ -24,7 +24,7 @@ Commands:
   controller                      run a controller (for a cluster of brokers)
   controlplane                    run the MSK-compatible control plane (its clusters outlive it)
   start                           the control plane and a cluster in the foreground (Ctrl-C stops both)
-  cluster create|list|describe|nodes|bootstrap|scale|storage|reboot|delete|operations|wait|configuration
+  cluster create|list|describe|scale|storage|delete|wait|...
                                   MSK clusters through the control plane's API (fjord cluster --help)
   topic list                      list topics
   topic describe NAME             partitions, offsets and config overrides of a topic

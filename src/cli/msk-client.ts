@@ -24,6 +24,7 @@ import {
   RebootBrokerCommand,
   UpdateBrokerCountCommand,
   UpdateBrokerStorageCommand,
+  UpdateClusterConfigurationCommand,
   UpdateConfigurationCommand,
   type Cluster,
   type ClusterOperationInfo,
@@ -207,6 +208,13 @@ export class Msk {
   async updateBrokerStorage(arn: string, currentVersion: string, broker: string, volumeSizeGiB: number): Promise<string> {
     const out = await this.call(() =>
       this.client.send(new UpdateBrokerStorageCommand({ ClusterArn: arn, CurrentVersion: currentVersion, TargetBrokerEBSVolumeInfo: [{ KafkaBrokerNodeId: broker, VolumeSizeGB: volumeSizeGiB }] })),
+    )
+    return out.ClusterOperationArn!
+  }
+
+  async updateClusterConfiguration(arn: string, currentVersion: string, configuration: { arn: string; revision: number }): Promise<string> {
+    const out = await this.call(() =>
+      this.client.send(new UpdateClusterConfigurationCommand({ ClusterArn: arn, CurrentVersion: currentVersion, ConfigurationInfo: { Arn: configuration.arn, Revision: configuration.revision } })),
     )
     return out.ClusterOperationArn!
   }
