@@ -126,6 +126,14 @@ describe('fjord cluster against a control plane', { timeout: 300_000 }, () => {
       await admin.disconnect()
     }
 
+    assert.match((await fjord(['wait', 'cli-test', ...endpoint])).stdout, /^Cluster cli-test is ACTIVE\.$/m)
+    const grown = await fjord(['storage', 'cli-test', '--volume-size', '20', '--wait', ...endpoint])
+    assert.equal(grown.code, 0, grown.stderr)
+    assert.match((await fjord(['describe', 'cli-test', ...endpoint])).stdout, /^Volume size:\s+20 GiB$/m)
+    const autoScaling = await fjord(['storage', 'cli-test', '--auto-scaling-target', '70', '--max-volume-size', '40', '-o', 'json', ...endpoint])
+    assert.equal(autoScaling.code, 0, autoScaling.stderr)
+    assert.deepEqual((JSON.parse(autoScaling.stdout) as { storageAutoScaling: unknown }).storageAutoScaling, { targetUtilization: 70, maxVolumeSizeGiB: 40, cooldownSeconds: 21600 })
+
     // A configuration applied: the brokers restart one at a time with it.
     const file = path.join(dataDir, 'rolling.properties')
     writeFileSync(file, 'log.retention.hours=72\n')

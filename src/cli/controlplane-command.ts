@@ -88,7 +88,8 @@ export async function runControlPlaneCommand(argv: string[]): Promise<number> {
   try {
     cp = await ControlPlane.open({ dataDir, host: listen.host, port: listen.port, region, ...(values.account ? { account: values.account } : {}), logger: log })
   } catch (err) {
-    process.stderr.write(`fjord: the control plane did not start: ${(err as Error).message}\n`)
+    const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+    process.stderr.write(`fjord: the control plane did not start: ${(err as Error).message}${inUse ? ` (another control plane? --listen ${listen.host}:0 picks a free port)` : ''}\n`)
     log.flush()
     return EXIT_FAILED
   }

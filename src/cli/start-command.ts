@@ -169,7 +169,8 @@ export async function runStartCommand(argv: string[]): Promise<number> {
   try {
     cp = await ControlPlane.open({ dataDir: p.dataDir, host: p.listen.host, port: p.listen.port, region: p.region, logger: log })
   } catch (err) {
-    process.stderr.write(`fjord: the control plane did not start: ${(err as Error).message}\n`)
+    const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+    process.stderr.write(`fjord: the control plane did not start: ${(err as Error).message}${inUse ? ` (another control plane? --listen ${p.listen.host}:0 picks a free port)` : ''}\n`)
     log.flush()
     return EXIT_FAILED
   }
