@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -70,6 +71,16 @@ describe('fjord cluster against a control plane', { timeout: 300_000 }, () => {
     assert.ok(unreachable.stderr.includes(`cannot reach the control plane at ${closed}`), unreachable.stderr)
     // FJORD_ENDPOINT is the default endpoint.
     assert.equal((await fjord(['list'], { FJORD_ENDPOINT: closed })).code, 3)
+    // Something that is not the MSK API answering (a web server, a proxy) is no endpoint either.
+    const other = createHttpServer((_req, res) => res.writeHead(404, { 'content-type': 'text/html' }).end('<html>not here</html>'))
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+    try {
+      const notMsk = await fjord(['list', '--endpoint', `http://127.0.0.1:${(other.address() as { port: number }).port}`])
+      assert.equal(notMsk.code, 3, notMsk.stderr)
+      assert.match(notMsk.stderr, /answered HTTP 404 but not as the MSK API/)
+    } finally {
+      other.close()
+    }
 
     const missing = await fjord(['describe', 'no-such-cluster', ...endpoint])
     assert.equal(missing.code, 1)

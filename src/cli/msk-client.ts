@@ -126,6 +126,11 @@ export class Msk {
     if (e.name === 'TimeoutError' || e.name === 'RequestTimeout') {
       return new EndpointUnreachable(`the control plane at ${this.options.endpoint} did not answer within ${this.options.timeoutMs} ms`)
     }
+    const headers = (err as { $response?: { headers?: Record<string, string> } }).$response?.headers ?? {}
+    if ((e.$fault === 'client' || e.$fault === 'server') && e.name === 'Unknown' && !Object.keys(headers).some((h) => h.toLowerCase() === 'x-amzn-errortype')) {
+      // An error without MSK's error type: a proxy or another server answered, not the API.
+      return new EndpointUnreachable(`${this.options.endpoint} answered HTTP ${status ?? '?'} but not as the MSK API (is it a Fjord control plane?)`)
+    }
     if (e.$fault === 'client' || e.$fault === 'server') {
       const name = e.name && e.name !== 'Error' ? e.name : status !== undefined ? `HTTP ${status}` : 'Error'
       return new MskApiError(name, e.message ?? '', status)
