@@ -3,6 +3,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { startTestApi } from './testing.js'
 import { MAX_BODY_BYTES } from '../http/server.js'
 
@@ -103,6 +104,42 @@ test('Fjord extensions: storage auto-scaling settings and per-broker usage', asy
     assert.equal(usage[0]?.brokerId, 1)
     assert.equal(usage[0]?.usedBytes, 4096)
     assert.equal(typeof usage[0]?.volumeSizeBytes, 'number')
+  } finally {
+    await api.close()
+  }
+})
+
+/** Sends raw bytes, half-closes, and answers all the server sent before it closed. */
+function rawExchange(port: number, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let data = ''
+    socket.on('data', (d: Buffer) => (data += d.toString('latin1')))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(data))
+    socket.end(payload)
+  })
+}
+
+test('HTTP the parser refuses (bad request line, bad content-length, broken chunks) is answered in MSK form', async () => {
+  const api = await startTestApi()
+  try {
+    const cases = [
+      'GET /v1/clusters?a b HTTP/1.1\r\nHost: x\r\n\r\n',
+      'POST /v1/clusters HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}',
+      'POST /v1/clusters HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}',
+      'POST /v1/clusters HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+      'POST /v1/clusters HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"clusterName":',
+    ]
+    for (const payload of cases) {
+      const answer = await rawExchange(api.server.port, payload)
+      const [head = '', body = ''] = answer.split('\r\n\r\n')
+      assert.match(head, /^HTTP\/1\.1 400 /, payload)
+      assert.match(head, /\r\nx-amzn-ErrorType: BadRequestException\r\n/i, payload)
+      assert.match((JSON.parse(body) as { message: string }).message, /not valid HTTP\/1\.1/, payload)
+    }
+    assert.equal(api.store.listClusters().length, 0)
+    assert.equal((await call(`${api.server.url}/v1/kafka-versions`, 'GET')).status, 200)
   } finally {
     await api.close()
   }

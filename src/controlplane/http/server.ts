@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { ROUTES } from '../api/routes.js'
 import type { ApiContext, ApiRequest, ApiResponse, Route } from '../api/context.js'
 import { DEFAULT_ACCOUNT, DEFAULT_REGION } from '../arn.js'
@@ -205,9 +206,24 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       send(res, requestId, error.status, error.body(), { 'x-amzn-ErrorType': error.errorName })
     })
   })
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
-    else socket.destroy()
+  // What node:http refuses before a request reaches `handle` (malformed request line or headers,
+  // a bad content-length or chunk, a request past its timeout) is answered in MSK's form too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
+    if (err.code === 'ECONNRESET' || !socket.writable || pending?.headersSent === true) {
+      socket.destroy()
+      return
+    }
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    const payload = JSON.stringify({
+      message: timedOut ? 'The request did not arrive in time' : `The request is not valid HTTP/1.1 (${err.code ?? err.message})`,
+    })
+    socket.end(
+      `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\n` +
+        `x-amzn-RequestId: ${randomUUID()}\r\n` +
+        `x-amzn-ErrorType: ${timedOut ? 'RequestTimeoutException' : 'BadRequestException'}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
+    )
   })
 
   await new Promise<void>((resolve, reject) => {
