@@ -144,3 +144,26 @@ test('HTTP the parser refuses (bad request line, bad content-length, broken chun
     await api.close()
   }
 })
+
+test('a body nested thousands of levels deep is refused (400), not stored or crashed on (500)', async () => {
+  const api = await startTestApi()
+  const base = api.server.url
+  try {
+    // connectivityInfo is kept as given: 5000 levels parse, but storing them overflowed the stack.
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`
+    const body = create.replace('"instanceType"', `"connectivityInfo":${deep},"instanceType"`)
+    const refused = await call(`${base}/v1/clusters`, 'POST', body)
+    assert.equal(refused.status, 400)
+    assert.equal(refused.type, 'BadRequestException')
+    assert.match(refused.json?.message as string, /nested more than 32 levels/)
+    const arrays = await call(`${base}/v1/clusters`, 'POST', `{"tags":${'['.repeat(200_000)}${']'.repeat(200_000)}}`)
+    assert.equal(arrays.status, 400)
+    assert.equal(api.store.listClusters().length, 0)
+    // MSK's own deep members still pass.
+    const vpc = { vpcConnectivity: { clientAuthentication: { sasl: { scram: { enabled: true }, iam: { enabled: false } } } } }
+    const ok = await call(`${base}/v1/clusters`, 'POST', create.replace('"instanceType"', `"connectivityInfo":${JSON.stringify(vpc)},"instanceType"`))
+    assert.equal(ok.status, 200)
+  } finally {
+    await api.close()
+  }
+})

@@ -49,6 +49,12 @@ export const MAX_BODY_BYTES = 1024 * 1024
 export const REQUEST_TIMEOUT_MS = 30_000
 export const HEADERS_TIMEOUT_MS = 10_000
 
+/**
+ * Objects and arrays nest at most this deep in a request body. MSK's deepest member is 8 levels
+ * down; a body nested thousands deep parses, but storing or cloning it overflows the stack.
+ */
+export const MAX_BODY_DEPTH = 32
+
 const silent: ApiLogger = { info() {}, warn() {}, error() {} }
 
 interface CompiledRoute {
@@ -142,7 +148,22 @@ function parseJson(body: Buffer): Record<string, unknown> {
     throw badRequest(`The request body is not valid JSON: ${(err as Error).message}`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('The request body must be a JSON object')
+  if (depthOf(value) > MAX_BODY_DEPTH) throw badRequest(`The request body is nested more than ${MAX_BODY_DEPTH} levels deep`)
   return value as Record<string, unknown>
+}
+
+/** How deeply objects and arrays nest in `value` (counted without recursion: the body may be deep). */
+function depthOf(value: object): number {
+  let deepest = 0
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number]
+    if (typeof v !== 'object' || v === null) continue
+    if (depth > deepest) deepest = depth
+    if (deepest > MAX_BODY_DEPTH) break
+    for (const child of Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+  }
+  return deepest
 }
 
 function send(res: ServerResponse, requestId: string, status: number, body: unknown, headers: Record<string, string> = {}): void {
