@@ -167,3 +167,19 @@ test('a body nested thousands of levels deep is refused (400), not stored or cra
     await api.close()
   }
 })
+
+test('a complete request followed by bytes the parser refuses is answered first (its 200, then the 400)', async () => {
+  const api = await startTestApi()
+  try {
+    const created = await call(`${api.server.url}/v1/clusters`, 'POST', create)
+    const arn = created.json?.clusterArn as string
+    api.complete(arn)
+    const answer = await rawExchange(api.server.port, `DELETE /v1/clusters/${encodeURIComponent(arn)} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nnot http at all\r\n\r\n`)
+    const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])
+    assert.deepEqual(statuses, ['200', '400'], answer)
+    assert.match(answer, /"state":"DELETING"/)
+    assert.equal(api.store.getCluster(arn)?.state, 'DELETING', 'the DELETE was carried out, and said so')
+  } finally {
+    await api.close()
+  }
+})

@@ -229,9 +229,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   })
   // What node:http refuses before a request reaches `handle` (malformed request line or headers,
   // a bad content-length or chunk, a request past its timeout) is answered in MSK's form too.
+  // When the refused bytes follow a complete request still being answered (pipelining), that
+  // request's answer goes first: answering 400 in its place would hide that it was carried out.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
-    if (err.code === 'ECONNRESET' || !socket.writable || pending?.headersSent === true) {
+    const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage ?? null
+    if (err.code === 'ECONNRESET' || !socket.writable || (pending !== null && pending.headersSent && !pending.writableEnded)) {
       socket.destroy()
       return
     }
@@ -239,12 +241,17 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const payload = JSON.stringify({
       message: timedOut ? 'The request did not arrive in time' : `The request is not valid HTTP/1.1 (${err.code ?? err.message})`,
     })
-    socket.end(
-      `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\n` +
-        `x-amzn-RequestId: ${randomUUID()}\r\n` +
-        `x-amzn-ErrorType: ${timedOut ? 'RequestTimeoutException' : 'BadRequestException'}\r\n` +
-        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
-    )
+    const answer = () => {
+      if (!socket.writable) return void socket.destroy()
+      socket.end(
+        `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\n` +
+          `x-amzn-RequestId: ${randomUUID()}\r\n` +
+          `x-amzn-ErrorType: ${timedOut ? 'RequestTimeoutException' : 'BadRequestException'}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
+      )
+    }
+    if (pending !== null && !pending.writableEnded && pending.req.complete) pending.once('close', answer)
+    else answer()
   })
 
   await new Promise<void>((resolve, reject) => {
