@@ -123,8 +123,8 @@ describe('fjord cluster against a control plane', { timeout: 300_000 }, () => {
     assert.equal(byArn.ClusterInfo.Provisioned.NumberOfBrokerNodes, 2)
 
     const nodes = await fjord(['nodes', 'cli-test', ...endpoint])
-    assert.match(nodes.stdout, /^1\s+subnet-a\s/m)
-    assert.match(nodes.stdout, /^2\s+subnet-b\s/m)
+    assert.match(nodes.stdout, /^1\s+subnet-a\s+127\.0\.0\.1\s+10\.0 GiB\s/m)
+    assert.match(nodes.stdout, /^2\s+subnet-b\s+127\.0\.0\.1\s+10\.0 GiB\s/m)
 
     const bootstrap = await fjord(['bootstrap', 'cli-test', ...endpoint])
     assert.equal(bootstrap.stdout.trim(), bootstrapLine)

@@ -34,7 +34,7 @@ Commands:
                                of the zones (2 or 3)
   list                         every cluster: state, brokers, version, ARN
   describe NAME|ARN            the cluster's shape, state, version and bootstrap servers
-  nodes NAME|ARN               its brokers: id, subnet (zone), endpoints
+  nodes NAME|ARN               its brokers: id, subnet (zone), endpoints, volume size and use
   bootstrap NAME|ARN           the bootstrap servers (one line, for scripts)
   scale NAME|ARN --brokers N [--wait]
                                UpdateBrokerCount
@@ -437,13 +437,18 @@ async function nodes(rest: string[]): Promise<void> {
   await onCluster(rest, 'nodes', {}, nothing, async (ctx, arn) => {
     const list = await ctx.msk.listNodes(arn)
     if (ctx.output === 'json') return printApiJson({ NodeInfoList: list })
+    // volume size and use come from Fjord's usage extension (MSK reports them as CloudWatch metrics)
+    const usage = new Map((await ctx.msk.usage(arn)).brokers.map((u) => [u.brokerId, u]))
+    const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 3 : 1)} GiB`
     const brokers = list.filter((n) => n.BrokerNodeInfo).sort((a, b) => (a.BrokerNodeInfo!.BrokerId ?? 0) - (b.BrokerNodeInfo!.BrokerId ?? 0))
     process.stdout.write(
       table(
-        ['BROKER', 'SUBNET', 'ENDPOINTS', 'INSTANCE-TYPE', 'KAFKA-VERSION', 'ADDED'],
+        ['BROKER', 'SUBNET', 'ENDPOINTS', 'VOLUME', 'USED', 'INSTANCE-TYPE', 'KAFKA-VERSION', 'ADDED'],
         brokers.map((n) => {
           const b = n.BrokerNodeInfo!
-          return [b.BrokerId ?? null, b.ClientSubnet ?? null, (b.Endpoints ?? []).join(',') || null, n.InstanceType ?? null, b.CurrentBrokerSoftwareInfo?.KafkaVersion ?? null, n.AddedToClusterTime ?? null]
+          const u = usage.get(b.BrokerId ?? -1)
+          const used = u && u.usedBytes !== null ? `${gib(u.usedBytes)} (${((100 * u.usedBytes) / u.volumeSizeBytes).toFixed(1)}%)` : null
+          return [b.BrokerId ?? null, b.ClientSubnet ?? null, (b.Endpoints ?? []).join(',') || null, u ? gib(u.volumeSizeBytes) : null, used, n.InstanceType ?? null, b.CurrentBrokerSoftwareInfo?.KafkaVersion ?? null, n.AddedToClusterTime ?? null]
         }),
       ),
     )

@@ -316,6 +316,11 @@ export class Msk {
     return this.fjord('PUT', `/fjord/v1/clusters/${encodeURIComponent(arn)}/storage-autoscaling`, body)
   }
 
+  /** GET /fjord/v1/clusters/{arn}/usage: each broker's volume size and the bytes its logs hold. */
+  async usage(arn: string): Promise<{ brokers: { brokerId: number; volumeSizeBytes: number; usedBytes: number | null; usedAt: string | null }[] }> {
+    return (await this.fjord('GET', `/fjord/v1/clusters/${encodeURIComponent(arn)}/usage`)) as { brokers: { brokerId: number; volumeSizeBytes: number; usedBytes: number | null; usedAt: string | null }[] }
+  }
+
   private async fjord(method: string, path: string, body?: unknown): Promise<unknown> {
     let res: Response
     try {
