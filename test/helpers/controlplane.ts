@@ -129,7 +129,7 @@ export const AWS_ENV: Record<string, string> = {
   AWS_EC2_METADATA_DISABLED: 'true',
 };
 
-export async function startControlPlane(opts: { region?: string; readyTimeoutMs?: number } = {}): Promise<ControlPlaneHandle> {
+export async function startControlPlane(opts: { region?: string; readyTimeoutMs?: number; env?: Record<string, string> } = {}): Promise<ControlPlaneHandle> {
   installExitHook();
   if (!existsSync(BROKER_ENTRY)) throw new Error(`Fjord entry point not found: ${BROKER_ENTRY}. Build it first (npx tsc -p .).`);
   const dataDir = mkdtempSync(join(tmpdir(), 'fjord-controlplane-'));
@@ -145,7 +145,7 @@ export async function startControlPlane(opts: { region?: string; readyTimeoutMs?
     out = ''
     const c = spawn(process.execPath, [BROKER_ENTRY, 'controlplane', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--region', region], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env },
+      env: { ...process.env, ...(opts.env ?? {}) },
     });
     child = c;
     exited = new Promise((resolve) => c.once('exit', () => resolve()));
