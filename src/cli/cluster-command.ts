@@ -439,7 +439,13 @@ async function nodes(rest: string[]): Promise<void> {
     if (ctx.output === 'json') return printApiJson({ NodeInfoList: list })
     // volume size and use come from Fjord's usage extension (MSK reports them as CloudWatch metrics)
     const usage = new Map((await ctx.msk.usage(arn)).brokers.map((u) => [u.brokerId, u]))
-    const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 3 : 1)} GiB`
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+    const size = (bytes: number): string => {
+      let v = bytes
+      let u = 0
+      while (v >= 1024 && u < units.length - 1) (v /= 1024), u++
+      return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`
+    }
     const brokers = list.filter((n) => n.BrokerNodeInfo).sort((a, b) => (a.BrokerNodeInfo!.BrokerId ?? 0) - (b.BrokerNodeInfo!.BrokerId ?? 0))
     process.stdout.write(
       table(
@@ -447,8 +453,8 @@ async function nodes(rest: string[]): Promise<void> {
         brokers.map((n) => {
           const b = n.BrokerNodeInfo!
           const u = usage.get(b.BrokerId ?? -1)
-          const used = u && u.usedBytes !== null ? `${gib(u.usedBytes)} (${((100 * u.usedBytes) / u.volumeSizeBytes).toFixed(1)}%)` : null
-          return [b.BrokerId ?? null, b.ClientSubnet ?? null, (b.Endpoints ?? []).join(',') || null, u ? gib(u.volumeSizeBytes) : null, used, n.InstanceType ?? null, b.CurrentBrokerSoftwareInfo?.KafkaVersion ?? null, n.AddedToClusterTime ?? null]
+          const used = u && u.usedBytes !== null ? `${size(u.usedBytes)} (${((100 * u.usedBytes) / u.volumeSizeBytes).toFixed(1)}%)` : null
+          return [b.BrokerId ?? null, b.ClientSubnet ?? null, (b.Endpoints ?? []).join(',') || null, u ? size(u.volumeSizeBytes) : null, used, n.InstanceType ?? null, b.CurrentBrokerSoftwareInfo?.KafkaVersion ?? null, n.AddedToClusterTime ?? null]
         }),
       ),
     )
