@@ -10,65 +10,48 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runProcess, type RunResult } from './clients.js';
 import { BROKER_ENTRY } from './paths.js';
+import { freePort } from './util.js';
 
 export const AWS_CLI = '/usr/bin/aws';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+/** Every file under `dir` (4 levels deep at most) whose name passes `want`. */
+function filesUnder(dir: string, want: (name: string) => boolean, depth = 0): string[] {
+  if (depth > 4 || !existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return filesUnder(p, want, depth + 1);
+    return want(e.name) ? [p] : [];
   });
 }
 
 /** Every pid the control plane's data dir knows of: brokers, controllers, ZooKeepers. */
 export function recordedPids(dataDir: string): number[] {
   const pids: number[] = [];
-  const walk = (dir: string, depth: number): void => {
-    if (depth > 4 || !existsSync(dir)) return;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p, depth + 1);
-      else if (e.name === 'cluster.json') {
-        try {
-          const f = JSON.parse(readFileSync(p, 'utf8')) as { brokers?: { pid: number | null }[]; controllers?: { pid: number | null }[] };
-          for (const m of [...(f.brokers ?? []), ...(f.controllers ?? [])]) if (m.pid) pids.push(m.pid);
-        } catch {
-          /* half-written or foreign */
-        }
-      } else if (/\.pid$/.test(e.name) || e.name === 'zookeeper_server.pid') {
-        const n = Number(readFileSync(p, 'utf8').trim());
+  for (const file of filesUnder(dataDir, (n) => n === 'cluster.json' || n.endsWith('.pid'))) {
+    try {
+      if (file.endsWith('cluster.json')) {
+        const f = JSON.parse(readFileSync(file, 'utf8')) as { brokers?: { pid: number | null }[]; controllers?: { pid: number | null }[] };
+        for (const m of [...(f.brokers ?? []), ...(f.controllers ?? [])]) if (m.pid) pids.push(m.pid);
+      } else {
+        const n = Number(readFileSync(file, 'utf8').trim());
         if (Number.isInteger(n) && n > 0) pids.push(n);
       }
+    } catch {
+      /* half-written or foreign */
     }
-  };
-  walk(dataDir, 0);
+  }
   return pids;
 }
 
 /** The directory (holding cluster.json) of the control plane's cluster named `clusterName`. */
 export function clusterDirOf(dataDir: string, clusterName: string): string {
-  const found: string[] = [];
-  const walk = (dir: string, depth: number): void => {
-    if (depth > 4 || !existsSync(dir)) return;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p, depth + 1);
-      else if (e.name === 'cluster.json') {
-        const f = JSON.parse(readFileSync(p, 'utf8')) as { name: string };
-        if (f.name === clusterName || dir.includes(clusterName)) found.push(dir);
-      }
-    }
-  };
-  walk(dataDir, 0);
+  const found = filesUnder(dataDir, (n) => n === 'cluster.json')
+    .map((file) => dirname(file))
+    .filter((dir) => (JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { name: string }).name === clusterName || dir.includes(clusterName));
   if (found.length !== 1) throw new Error(`${found.length} cluster directories for ${clusterName} under ${dataDir}`);
   return found[0]!;
 }

@@ -1,8 +1,21 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 
 /** A topic name that is unique per run (tests may share a broker). */
 export function uniqueTopic(prefix: string): string {
   return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A loopback port that was free a moment ago (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 /** Stable 32-bit seed from a string, so every client/codec combination has its own data. */

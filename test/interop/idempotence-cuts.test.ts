@@ -13,12 +13,11 @@
  */
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker, type BrokerHandle } from '../helpers/broker.js';
 import { requireKcat, requirePythonModule, runKcat, runPython } from '../helpers/clients.js';
 import { startCuttingProxy, type CuttingProxy, type ProxyStats } from '../helpers/cutting-proxy.js';
-import { describeError, uniqueTopic } from '../helpers/util.js';
+import { describeError, freePort, uniqueTopic } from '../helpers/util.js';
 
 const RECORDS = 100_000;
 const PARTITIONS = 3;
@@ -27,17 +26,6 @@ const [CUT_MIN, CUT_MAX] = (process.env.FJORD_CUTS_MS ?? '300,700').split(',').m
 const CUTS = { minMs: CUT_MIN, maxMs: CUT_MAX, midFrame: 0.5 };
 /** Producers are paced (records/s) so that a run sees a few dozen cuts; FJORD_CUTS_RATE overrides. */
 const RATE = Number(process.env.FJORD_CUTS_RATE ?? 5_000);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 function kafkajsVia(bootstrap: string, clientId: string): Kafka {
   return new Kafka({
