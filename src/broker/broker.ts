@@ -69,7 +69,7 @@ export class Broker {
   readonly replicas: ReplicaManager
   /** The in-process controller of a standalone broker; null when the controller runs elsewhere. */
   readonly embeddedController: Controller | null
-  /** Settings changed at run time (volume.size.bytes) over the static ones. */
+  /** Settings changed at run time (volume.size.bytes, the replication throttles) over the static ones. */
   readonly dynamicConfig: DynamicBrokerConfig
   /** Consumer groups and committed offsets; opened after the logs. */
   groups!: GroupCoordinator
@@ -126,6 +126,7 @@ export class Broker {
       fetchResponseMaxBytes: intSetting(settings, 'replica.fetch.response.max.bytes'),
       fetchWaitMaxMs: intSetting(settings, 'replica.fetch.wait.max.ms'),
       throttleBytesPerSec: intSetting(settings, 'follower.replication.throttled.rate'),
+      leaderThrottleBytesPerSec: intSetting(settings, 'leader.replication.throttled.rate'),
       checkpointIntervalMs: intSetting(settings, 'replica.high.watermark.checkpoint.interval.ms'),
     })
   }
@@ -162,6 +163,10 @@ export class Broker {
     if (name === 'volume.size.bytes') {
       this.logs.volume.setLimit(Number(value))
       this.log.info({ setting: name, value, usedBytes: this.logs.volume.usedBytes }, 'volume size changed')
+    } else if (name === 'follower.replication.throttled.rate' || name === 'leader.replication.throttled.rate') {
+      const quota = name === 'follower.replication.throttled.rate' ? this.replicas.followerQuota : this.replicas.leaderQuota
+      quota.rate = Number(value)
+      this.log.info({ setting: name, value }, 'replication throttle changed')
     }
   }
 

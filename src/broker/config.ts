@@ -51,7 +51,8 @@ export const brokerSettingDefs: BrokerSettingDef[] = [
   { name: 'replica.high.watermark.checkpoint.interval.ms', default: '5000', doc: 'How often high watermarks are written to replication-offset-checkpoint.' },
   { name: 'replica.commit.timeout.ms', default: '30000', doc: 'How long a coordinator write waits for the ISR.' },
   { name: 'replica.selector.class', default: '', doc: 'org.apache.kafka.common.replica.RackAwareReplicaSelector lets consumers with client.rack fetch from an in-sync replica in their zone (KIP-392); empty: always the leader.' },
-  { name: 'follower.replication.throttled.rate', default: '0', doc: 'Bytes per second a follower copies for partitions it is being added to by a reassignment (0: unlimited).' },
+  { name: 'follower.replication.throttled.rate', default: '0', doc: 'Bytes per second this broker copies, as a follower, for the replicas a reassignment is adding to it until they are in sync (0: unlimited). Dynamic: IncrementalAlterConfigs/AlterConfigs on the BROKER resource change it live.' },
+  { name: 'leader.replication.throttled.rate', default: '0', doc: 'Bytes per second this broker serves, as a leader, to the replicas a reassignment is adding until they are in sync (0: unlimited). Dynamic, like follower.replication.throttled.rate.' },
   { name: 'unclean.leader.election.enable', default: 'false', doc: 'Default of the topic config: whether an out-of-sync replica may become leader when no in-sync one is alive.' },
   { name: 'auto.leader.rebalance.enable', default: 'true', doc: 'Move leadership back to preferred replicas when they are in sync.' },
   { name: 'leader.imbalance.check.interval.seconds', default: '30', doc: 'How often the controller checks for leaders that are not the preferred replica.' },
@@ -96,6 +97,10 @@ export function validateSettings(settings: BrokerSettings): string[] {
   }
   const volume = settings['volume.size.bytes']
   if (volume !== undefined && /^-?\d+$/.test(volume.trim()) && Number(volume) < -1) problems.push(`volume.size.bytes=${volume}: must be -1 or a number of bytes`)
+  for (const name of ['follower.replication.throttled.rate', 'leader.replication.throttled.rate']) {
+    const v = settings[name]
+    if (v !== undefined && /^-?\d+$/.test(v.trim()) && Number(v) < 0) problems.push(`${name}=${v}: must be 0 (no throttle) or bytes per second`)
+  }
   for (const name of ['listeners', 'advertised.listeners']) {
     const v = settings[name]
     if (v) {

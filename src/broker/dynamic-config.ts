@@ -4,7 +4,9 @@
 // environment, default). Fjord keeps neither layer across a restart: whoever changes a setting
 // live (the launcher, the control plane) passes it again with --set when it restarts the broker.
 //
-// Only volume.size.bytes is dynamic. Other keys are refused by the handlers as today: Kafka's
+// Dynamic: volume.size.bytes, and the replication throttles follower.replication.throttled.rate
+// and leader.replication.throttled.rate (bytes/s over the replicas a reassignment adds, see
+// src/replication/quota.ts; the control plane sets them around a reassignment). Other keys are refused by the handlers as today: Kafka's
 // answer for a static setting, INVALID_REQUEST "Cannot update these configs dynamically".
 // A "" change reaches only the broker that receives it: Fjord has no cluster-wide config store.
 
@@ -26,8 +28,18 @@ function volumeSize(value: string): void {
   }
 }
 
+function throttleRate(name: string): (value: string) => void {
+  return (value) => {
+    const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN
+    if (!Number.isSafeInteger(n)) {
+      throw new KafkaError(ErrorCode.INVALID_CONFIG, `Invalid value ${value} for configuration ${name}: must be 0 (no throttle) or a number of bytes per second`)
+    }
+  }
+}
+
 export const dynamicSettingDefs: ReadonlyMap<string, DynamicSettingDef> = new Map([
   ['volume.size.bytes', { name: 'volume.size.bytes', validate: volumeSize }],
+  ...['follower.replication.throttled.rate', 'leader.replication.throttled.rate'].map((name) => [name, { name, validate: throttleRate(name) }] as const),
 ])
 
 export function isDynamicSetting(name: string): boolean {

@@ -11,6 +11,7 @@ import { splitBatchesLenient } from '../protocol/records.js'
 import { KafkaConnection } from '../cli/kafka-client.js'
 import { UnexpectedAppendOffsetError } from '../storage/index.js'
 import type { PartitionReplica } from './partition-replica.js'
+import { isThrottledReplica, type ReplicationQuota } from './quota.js'
 
 /** Fetch v12: replica id in the request, lastFetchedEpoch and divergingEpoch, topic names. */
 const FETCH_VERSION = 12
@@ -20,8 +21,8 @@ export interface FetcherHost {
   readonly fetchMaxBytes: number
   readonly fetchResponseMaxBytes: number
   readonly fetchWaitMaxMs: number
-  /** Follower bytes per second for partitions being added by a reassignment (0: unlimited). */
-  readonly throttleBytesPerSec: number
+  /** The follower throttle (follower.replication.throttled.rate) over replicas a reassignment adds. */
+  readonly followerQuota: ReplicationQuota
   endpointOf(brokerId: number): { host: string; port: number } | null
   warn(fields: object, msg: string): void
 }
@@ -36,8 +37,6 @@ export class LeaderFetcher {
   private running = true
   private wake: (() => void) | null = null
   private readonly loop: Promise<void>
-  private throttledBytes = 0
-  private throttleWindowStart = Date.now()
 
   constructor(readonly leaderId: number, private readonly host: FetcherHost) {
     this.loop = this.run()
@@ -109,23 +108,12 @@ export class LeaderFetcher {
     this.conn?.close()
   }
 
-  private throttled(): boolean {
-    const rate = this.host.throttleBytesPerSec
-    if (rate <= 0) return false
-    const now = Date.now()
-    if (now - this.throttleWindowStart >= 1000) {
-      this.throttleWindowStart = now
-      this.throttledBytes = 0
-    }
-    return this.throttledBytes >= rate
-  }
-
   private async fetchOnce(conn: KafkaConnection, replicas: PartitionReplica[]): Promise<void> {
     const byTopic = new Map<string, PartitionReplica[]>()
-    const throttleNow = this.throttled()
+    const throttleNow = this.host.followerQuota.exceeded()
     for (const r of replicas) {
       // A reassignment's new replicas copy at the throttled rate; the ISR's members never wait.
-      if (throttleNow && r.state.addingReplicas.includes(this.host.brokerId)) continue
+      if (throttleNow && isThrottledReplica(r.state, this.host.brokerId)) continue
       let list = byTopic.get(r.topic)
       if (!list) byTopic.set(r.topic, (list = []))
       list.push(r)
@@ -216,7 +204,7 @@ export class LeaderFetcher {
       if (batches.length > 0) {
         let bytes = 0
         for (const b of batches) bytes += b.length
-        this.throttledBytes += bytes
+        if (isThrottledReplica(r.state, this.host.brokerId)) this.host.followerQuota.record(bytes)
         await appendCopied(log, batches, p.logStartOffset)
       }
     }

@@ -11,13 +11,17 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import type { LogConfig, LogManager } from '../storage/index.js'
 import { LeaderFetcher, type FetcherHost } from './fetcher.js'
 import { PartitionReplica, type ReplicaHost } from './partition-replica.js'
+import { ReplicationQuota } from './quota.js'
 
 export interface ReplicationSettings {
   replicaLagTimeMaxMs: number
   fetchMaxBytes: number
   fetchResponseMaxBytes: number
   fetchWaitMaxMs: number
+  /** follower.replication.throttled.rate at start (bytes/s, 0: none); changed live through followerQuota. */
   throttleBytesPerSec: number
+  /** leader.replication.throttled.rate at start; changed live through leaderQuota. */
+  leaderThrottleBytesPerSec?: number
   checkpointIntervalMs: number
 }
 
@@ -51,8 +55,14 @@ export class ReplicaManager implements ReplicaHost, FetcherHost {
   private checkpointTimer: NodeJS.Timeout | null = null
   private closed = false
   private readonly endpoints = new Map<number, string>()
+  /** Bytes this broker copies as a follower for replicas a reassignment adds. */
+  readonly followerQuota: ReplicationQuota
+  /** Bytes this broker serves as a leader to replicas a reassignment adds (the Fetch handler). */
+  readonly leaderQuota: ReplicationQuota
 
   constructor(private readonly host: ReplicaManagerHost, private readonly settings: ReplicationSettings) {
+    this.followerQuota = new ReplicationQuota(settings.throttleBytesPerSec)
+    this.leaderQuota = new ReplicationQuota(settings.leaderThrottleBytesPerSec ?? 0)
     this.checkpointed = this.readCheckpoint()
     this.lagTimer = setInterval(() => this.checkLag(), Math.max(100, Math.floor(settings.replicaLagTimeMaxMs / 2)))
     this.lagTimer.unref()
@@ -67,7 +77,6 @@ export class ReplicaManager implements ReplicaHost, FetcherHost {
   get fetchMaxBytes(): number { return this.settings.fetchMaxBytes }
   get fetchResponseMaxBytes(): number { return this.settings.fetchResponseMaxBytes }
   get fetchWaitMaxMs(): number { return this.settings.fetchWaitMaxMs }
-  get throttleBytesPerSec(): number { return this.settings.throttleBytesPerSec }
 
   isAlive(brokerId: number): boolean {
     const b = this.image?.brokers.get(brokerId)

@@ -7,7 +7,7 @@
 //   (UNKNOWN_TOPIC_OR_PARTITION).
 // - BROKER ("" for the cluster default, or this broker's id): the given keys replace the dynamic
 //   overrides of that layer (src/broker/dynamic-config.ts) and apply at once. Only
-//   volume.size.bytes is dynamic; any other key is INVALID_REQUEST ("Cannot update these configs
+//   volume.size.bytes and the replication throttles are dynamic; any other key is INVALID_REQUEST ("Cannot update these configs
 //   dynamically"), as Kafka answers for static settings; a bad value is INVALID_CONFIG; an empty
 //   set removes the layer's overrides. Another broker id is INVALID_REQUEST.
 // - Any other resource type (BROKER_LOGGER included, which the legacy API never supported) is

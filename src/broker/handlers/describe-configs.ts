@@ -10,7 +10,7 @@
 //   (DYNAMIC_DEFAULT_BROKER_CONFIG). This broker's id gives every broker setting with the value
 //   it runs with: DYNAMIC_BROKER_CONFIG / DYNAMIC_DEFAULT_BROKER_CONFIG when changed live
 //   (src/broker/dynamic-config.ts), STATIC_BROKER_CONFIG when set explicitly, DEFAULT_CONFIG when
-//   left at its default; read-only except the dynamic ones (volume.size.bytes). Another id is
+//   left at its default; read-only except the dynamic ones (volume.size.bytes, follower/leader.replication.throttled.rate). Another id is
 //   INVALID_REQUEST.
 // - BROKER_LOGGER: this broker's id answers an empty list (Fjord has no per-logger levels).
 // configurationKeys null or [] means all keys (Kafka treats both alike); unknown keys are left out.

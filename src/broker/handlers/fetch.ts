@@ -11,6 +11,8 @@
 // leader's epoch history is answered with divergingEpoch so the follower truncates first.
 // Consumers read from the leader, or (v11+, KIP-392) from a follower the leader pointed them to
 // with preferredReadReplica when `replica.selector.class` is rack-aware and their rack has one.
+// A follower whose replica a reassignment is adding (not in sync yet) is served within
+// leader.replication.throttled.rate: while the leader's quota is in debt it gets no records.
 
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode, KafkaError, type KafkaErrorInfo } from '../../protocol/errors.js'
@@ -22,6 +24,7 @@ import { defineHandler } from '../registry.js'
 import { intSetting } from '../config.js'
 import { checkLeaderEpoch } from '../broker.js'
 import type { PartitionReplica } from '../../replication/partition-replica.js'
+import { isThrottledReplica } from '../../replication/quota.js'
 
 const READ_COMMITTED = 1
 const RACK_AWARE_SELECTOR = 'org.apache.kafka.common.replica.RackAwareReplicaSelector'
@@ -219,13 +222,15 @@ async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: b
   // Followers copy everything written; consumers see only what the ISR has.
   const upper = follower ? logEnd : committed ? lso : hw
   const limit = Math.min(t.maxBytes, budget)
-  if (t.fetchOffset >= upper || (limit <= 0 && !minOneBatch)) {
+  const throttled = follower && isThrottledReplica(replica.state, who.replicaId)
+  if (t.fetchOffset >= upper || (limit <= 0 && !minOneBatch) || (throttled && broker.replicas.leaderQuota.exceeded())) {
     answer.records = []
     return answer
   }
   try {
     const read = await log.read(t.fetchOffset, Math.max(limit, 0), upper)
     answer.records = !minOneBatch && read.bytes > limit ? [] : read.batches
+    if (throttled) broker.replicas.leaderQuota.record(bytesOf(answer))
     if (committed && answer.records.length > 0) answer.abortedTransactions = log.abortedTransactions(t.fetchOffset, upper)
   } catch (err) {
     if (!(err instanceof KafkaError)) throw err

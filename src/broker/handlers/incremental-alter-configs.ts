@@ -8,7 +8,7 @@
 //   naming the key); DELETE of a key that is not set is a no-op. Unknown topic:
 //   UNKNOWN_TOPIC_OR_PARTITION.
 // - BROKER ("" for the cluster default, or this broker's id): SET and DELETE of a dynamic
-//   setting (only volume.size.bytes, src/broker/dynamic-config.ts) change that layer and apply
+//   setting (volume.size.bytes, follower/leader.replication.throttled.rate: src/broker/dynamic-config.ts) change that layer and apply
 //   at once; a bad value is INVALID_CONFIG, APPEND/SUBTRACT INVALID_CONFIG (not a list). Any
 //   other key is INVALID_REQUEST ("Cannot update these configs dynamically"), as Kafka answers
 //   for static settings.
