@@ -75,6 +75,32 @@ describe('reconciler: a cluster through its life', { timeout: 300_000 }, () => {
     error(o: object, m?: string) { console.log('error', m, o) },
   }
 
+  /** Failure injection (the reconciler's testHook): these points throw, once each. */
+  const failAt = new Set<string>()
+  /** What a hook at the reassignment point saw: each broker's follower/leader throttle and its config source. */
+  let throttleSeen: { broker: number; follower: string; leader: string; source: number }[][] = []
+  const testHook = async (point: string): Promise<void> => {
+    if (point === 'reassign') throttleSeen.push(await describeThrottles())
+    if (failAt.delete(point)) throw new Error(`injected failure at ${point}`)
+  }
+
+  async function describeThrottles(): Promise<{ broker: number; follower: string; leader: string; source: number }[]> {
+    const admin = newKafka().admin()
+    await admin.connect()
+    try {
+      const ids = provisioner.get(arn)!.brokerIds
+      const out = []
+      for (const id of ids) {
+        const r = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.BROKER, name: String(id), configNames: ['follower.replication.throttled.rate', 'leader.replication.throttled.rate'] }] })
+        const e = new Map(r.resources[0]!.configEntries.map((x) => [x.configName, x]))
+        out.push({ broker: id, follower: e.get('follower.replication.throttled.rate')!.configValue, leader: e.get('leader.replication.throttled.rate')!.configValue, source: e.get('follower.replication.throttled.rate')!.configSource })
+      }
+      return out
+    } finally {
+      await admin.disconnect()
+    }
+  }
+
   const cluster = (): ClusterRecord => store.getCluster(arn)!
   const bootstrap = () => provisioner.get(arn)!.bootstrap
   const newKafka = () => new Kafka({ clientId: 'reconciler-test', brokers: bootstrap().split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 } })
@@ -105,7 +131,7 @@ describe('reconciler: a cluster through its life', { timeout: 300_000 }, () => {
     dir = mkdtempSync(path.join(tmpdir(), 'fjord-reconciler-'))
     store = openStore(path.join(dir, 'controlplane.db'))
     provisioner = new Provisioner({ root: dir, clusterOptions: { backoff: { initialMs: 200 } } })
-    reconciler = new Reconciler({ store, provisioner, logger: log, usageCheckIntervalMs: 500, reassignmentThrottleBytesPerSec: 50 * 2 ** 20 })
+    reconciler = new Reconciler({ store, provisioner, logger: log, usageCheckIntervalMs: 500, reassignmentThrottleBytesPerSec: 50 * 2 ** 20, testHook })
     await reconciler.start()
   })
 
@@ -146,6 +172,72 @@ describe('reconciler: a cluster through its life', { timeout: 300_000 }, () => {
       await producer.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: 500 }, (_, k) => ({ key: `k${i + k}`, value: `v${i + k}-${'x'.repeat(80)}` })) })
     }
     await producer.disconnect()
+  })
+
+  it('a scale-out failing midway is rolled back (throttled moves undone, brokers removed): spec, runtime and processes agree', async () => {
+    failAt.add('step:ELECT_PREFERRED_LEADERS')
+    throttleSeen = []
+    const op = await waitOperation(store, submit(store, reconciler, arn, 'UPDATE_BROKER_COUNT', 'UPDATING', { numberOfBrokerNodes: 6 }).arn)
+    assert.equal(op.state, 'UPDATE_FAILED')
+    assert.match(op.errorInfo!.errorString, /injected failure at step:ELECT_PREFERRED_LEADERS; rolled back: brokers 4, 5, 6 removed/)
+    assert.deepEqual(op.steps.map((s) => `${s.stepName} ${s.stepStatus}`), [
+      'PROVISION_BROKERS COMPLETE', 'WAIT_FOR_BROKERS COMPLETE', 'REASSIGN_PARTITIONS COMPLETE', 'ELECT_PREFERRED_LEADERS FAILED',
+      'ROLLBACK_REASSIGN_PARTITIONS COMPLETE', 'ROLLBACK_WAIT_FOR_EMPTY_BROKERS COMPLETE', 'ROLLBACK_ELECT_PREFERRED_LEADERS COMPLETE',
+      'ROLLBACK_REMOVE_BROKERS COMPLETE', 'ROLLBACK_WAIT_FOR_BROKERS COMPLETE',
+    ])
+    // The throttle was on every broker while replicas moved (onto 4-6, then off them), and is gone.
+    const rate = String(50 * 2 ** 20)
+    assert.equal(throttleSeen.length, 2, 'two reassignments: the scale-out and its rollback')
+    assert.deepEqual(throttleSeen[0]!.map((t) => [t.broker, t.follower, t.leader, t.source]), [1, 2, 3, 4, 5, 6].map((id) => [id, rate, rate, 2]))
+    for (const t of await describeThrottles()) assert.deepEqual([t.follower, t.leader, t.source], ['0', '0', 5], `broker ${t.broker} unthrottled`)
+    const c = cluster()
+    assert.equal(c.state, 'ACTIVE')
+    assert.equal(c.spec.numberOfBrokerNodes, 3)
+    assert.deepEqual(c.runtime!.brokers.map((b) => b.id), [1, 2, 3])
+    const lc = provisioner.get(arn)!
+    assert.deepEqual(lc.brokerIds, [1, 2, 3])
+    assert.deepEqual(lc.status().filter((p) => p.role === 'broker').map((p) => p.id), [1, 2, 3])
+    for (const id of [4, 5, 6]) assert.ok(!existsSync(path.join(c.runtime!.dataDir, 'kafka', `broker-${id}`)), `broker-${id} removed`)
+    const admin = new ClusterAdmin(bootstrap)
+    try {
+      const v = await admin.view()
+      assert.deepEqual(v.brokers.map((b) => b.id), [1, 2, 3])
+      assert.ok(v.partitions.every((p) => p.replicas.every((r) => r <= 3)), 'no replica left on a removed broker')
+    } finally {
+      await admin.close()
+    }
+  })
+
+  it('a failed scale-out whose rollback fails too keeps its brokers in the runtime; the retry balances onto them', async () => {
+    failAt.add('step:ELECT_PREFERRED_LEADERS')
+    failAt.add('step:ROLLBACK_REASSIGN_PARTITIONS')
+    let op = await waitOperation(store, submit(store, reconciler, arn, 'UPDATE_BROKER_COUNT', 'UPDATING', { numberOfBrokerNodes: 6 }).arn)
+    assert.equal(op.state, 'UPDATE_FAILED')
+    assert.match(op.errorInfo!.errorString, /rolling back failed too .*: brokers 4, 5, 6 keep running; UpdateBrokerCount to 6 completes the scale-out/)
+    const c = cluster()
+    assert.equal(c.state, 'ACTIVE')
+    assert.equal(c.spec.numberOfBrokerNodes, 3)
+    assert.deepEqual(c.runtime!.brokers.map((b) => b.id), [1, 2, 3, 4, 5, 6])
+    assert.deepEqual(provisioner.get(arn)!.brokerIds, [1, 2, 3, 4, 5, 6])
+
+    // The retry does the remaining work (before: "finished instantly with no steps").
+    op = await waitOperation(store, submit(store, reconciler, arn, 'UPDATE_BROKER_COUNT', 'UPDATING', { numberOfBrokerNodes: 6 }).arn)
+    assert.equal(op.state, 'UPDATE_COMPLETE', JSON.stringify(op.errorInfo))
+    assert.deepEqual(op.steps.map((s) => `${s.stepName} ${s.stepStatus}`), ['PROVISION_BROKERS COMPLETE', 'WAIT_FOR_BROKERS COMPLETE', 'REASSIGN_PARTITIONS COMPLETE', 'ELECT_PREFERRED_LEADERS COMPLETE'])
+    assert.equal(cluster().spec.numberOfBrokerNodes, 6)
+    assert.deepEqual(cluster().runtime!.brokers.map((b) => b.id), [1, 2, 3, 4, 5, 6])
+    const admin = new ClusterAdmin(bootstrap)
+    try {
+      const load = new Map<number, number>()
+      for (const p of (await admin.view()).partitions.filter((x) => x.topic === TOPIC)) for (const r of p.replicas) load.set(r, (load.get(r) ?? 0) + 1)
+      for (const id of [4, 5, 6]) assert.ok((load.get(id) ?? 0) >= 2, `broker ${id} holds ${load.get(id) ?? 0} replicas of ${TOPIC}`)
+    } finally {
+      await admin.close()
+    }
+    // Back to 3 brokers: 1, 2, 3.
+    op = await waitOperation(store, submit(store, reconciler, arn, 'UPDATE_BROKER_COUNT', 'UPDATING', { numberOfBrokerNodes: 3 }).arn)
+    assert.equal(op.state, 'UPDATE_COMPLETE', JSON.stringify(op.errorInfo))
+    assert.deepEqual(cluster().runtime!.brokers.map((b) => b.id), [1, 2, 3])
   })
 
   it('scales out to 6 brokers and moves replicas onto them, then back to 3, data intact', async () => {

@@ -46,15 +46,22 @@ export interface ReconcilerOptions {
   /** Longest wait of one step (brokers up, replicas in sync, reassignments); default 10 min. */
   stepTimeoutMs?: number
   /**
-   * follower.replication.throttled.rate set on brokers receiving replicas during a reassignment,
-   * when the brokers take it live (default 200 MiB/s; null: no throttle).
+   * The replication throttle of a reassignment (scale-out, scale-in): follower.replication.throttled.rate
+   * and leader.replication.throttled.rate set live on every broker before replicas move, removed
+   * once they moved or the move failed (bytes/s; default 50 MiB/s; null: no throttle).
    */
   reassignmentThrottleBytesPerSec?: number | null
+  /**
+   * Tests: awaited at named points of an operation, with the cluster's ARN: `step:<NAME>` before
+   * a step runs, `reassign` once the throttle is set and before replicas move. A throw fails the
+   * operation there, as a real failure would.
+   */
+  testHook?: (point: string, clusterArn: string) => Promise<void> | void
 }
 
 const silent: ReconcilerLogger = { info() {}, warn() {}, error() {} }
 const VERSION_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
-const THROTTLE_KEY = 'follower.replication.throttled.rate'
+const THROTTLE_KEYS = ['follower.replication.throttled.rate', 'leader.replication.throttled.rate'] as const
 const VOLUME_KEY = 'volume.size.bytes'
 
 /** MSK's currentVersion look: 14 uppercase letters and digits. */
@@ -70,6 +77,13 @@ export function applyTarget(spec: ClusterSpec, target: Partial<ClusterSpec> | nu
   const next = structuredClone(spec)
   if (target) Object.assign(next, structuredClone(target))
   return next
+}
+
+/** A failed scale-out being undone: the failure to report, the brokers to remove. */
+interface Rollback {
+  errorCode: string
+  message: string
+  removeBrokerIds: number[]
 }
 
 class OperationFailure extends Error {
@@ -90,6 +104,7 @@ export class Reconciler implements OperationRunner {
   readonly #usageEveryMs: number
   readonly #stepTimeoutMs: number
   readonly #throttle: number | null
+  readonly #hook: ReconcilerOptions['testHook']
   readonly #workers = new Map<string, Worker>()
   readonly #admins = new Map<string, ClusterAdmin>()
   #closed = false
@@ -102,7 +117,8 @@ export class Reconciler implements OperationRunner {
     this.#log = opts.logger ?? silent
     this.#usageEveryMs = opts.usageCheckIntervalMs ?? 5_000
     this.#stepTimeoutMs = opts.stepTimeoutMs ?? 600_000
-    this.#throttle = opts.reassignmentThrottleBytesPerSec === undefined ? 200 * 2 ** 20 : opts.reassignmentThrottleBytesPerSec
+    this.#throttle = opts.reassignmentThrottleBytesPerSec === undefined ? 50 * 2 ** 20 : opts.reassignmentThrottleBytesPerSec
+    this.#hook = opts.testHook
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -204,8 +220,9 @@ export class Reconciler implements OperationRunner {
       await this.#perform(op)
     } catch (err) {
       if (err instanceof Aborted) throw err
-      const failure = err instanceof OperationFailure ? err : new OperationFailure('InternalServerError', (err as Error).message)
+      let failure = err instanceof OperationFailure ? err : new OperationFailure('InternalServerError', (err as Error).message)
       this.#log.warn({ cluster: cluster.name, operation: op.type, err: (err as Error).message }, 'operation failed')
+      if (op.type === 'UPDATE_BROKER_COUNT') failure = await this.#rollbackScaleOut(op, failure)
       await this.#failed(op, failure)
       return
     }
@@ -219,9 +236,13 @@ export class Reconciler implements OperationRunner {
         return this.#complete(op)
       case 'DELETE':
         return this.#delete(op)
-      case 'UPDATE_BROKER_COUNT':
+      case 'UPDATE_BROKER_COUNT': {
+        // A rollback in progress when the control plane stopped: fail again, which resumes it.
+        const rollback = this.#store.getOperation(op.arn)!.params.rollback as Rollback | undefined
+        if (rollback) throw new OperationFailure(rollback.errorCode, rollback.message)
         await this.#brokerCount(op)
         return this.#complete(op)
+      }
       case 'UPDATE_BROKER_STORAGE':
       case 'UPDATE_STORAGE':
       case 'AUTO_SCALE_STORAGE':
@@ -263,6 +284,7 @@ export class Reconciler implements OperationRunner {
     set('IN_PROGRESS')
     const t0 = Date.now()
     try {
+      await this.#hook?.(`step:${name}`, op.clusterArn)
       await fn()
     } catch (err) {
       if (!(err instanceof Aborted)) set('FAILED')
@@ -476,8 +498,43 @@ export class Reconciler implements OperationRunner {
     if (!Number.isInteger(target) || target! < 1) throw new OperationFailure('BadRequest', 'numberOfBrokerNodes missing from the operation')
     const now = this.#cluster(arn).runtime!.brokers.length
     const planned = this.#store.getOperation(op.arn)!.params.removeBrokerIds as number[] | undefined
-    if (target! > now || (planned === undefined && target! === now && this.#lc(arn).brokerIds.length < target!)) await this.#scaleOut(op, target!)
-    else if (target! < now || planned) await this.#scaleIn(op, target!)
+    // target === now is a scale-out too: brokers a failed scale-out left running (its rollback
+    // failed as well) are in the runtime already, and what remains is to balance onto them.
+    if (planned === undefined && target! >= now) await this.#scaleOut(op, target!)
+    else await this.#scaleIn(op, target!)
+  }
+
+  /**
+   * After a failed UPDATE_BROKER_COUNT that added brokers (the runtime holds more brokers than the
+   * spec): moves every replica off them, elects preferred leaders and removes them, as steps
+   * ROLLBACK_* recorded in the operation (resumed after a restart), so that spec, runtime and
+   * processes agree again. When the rollback fails too, the brokers stay (runtime and processes
+   * agree; the spec keeps the old count) and an UpdateBrokerCount to the target does the rest.
+   * Returns the failure to record.
+   */
+  async #rollbackScaleOut(op: OperationRecord, failure: OperationFailure): Promise<OperationFailure> {
+    const c = this.#store.getCluster(op.clusterArn)
+    const fresh = this.#store.getOperation(op.arn)
+    if (!c?.runtime || !fresh || !this.#prov.get(op.clusterArn)) return failure
+    let rb = fresh.params.rollback as Rollback | undefined
+    if (!rb) {
+      const extra = c.runtime.brokers.slice(c.spec.numberOfBrokerNodes).map((b) => b.id)
+      if (extra.length === 0 || fresh.params.removeBrokerIds !== undefined) return failure
+      rb = { errorCode: failure.errorCode, message: failure.message, removeBrokerIds: extra }
+      const record = rb
+      this.#store.updateOperation(op.arn, (o) => void (o.params = { ...o.params, rollback: record }))
+    }
+    this.#log.warn({ cluster: c.name, brokers: rb.removeBrokerIds }, 'rolling back the scale-out')
+    try {
+      await this.#scaleIn(op, c.spec.numberOfBrokerNodes, { remove: rb.removeBrokerIds, prefix: 'ROLLBACK_', spec: c.spec })
+    } catch (err) {
+      if (err instanceof Aborted) throw err
+      const left = this.#cluster(op.clusterArn).runtime!.brokers.slice(c.spec.numberOfBrokerNodes).map((b) => b.id)
+      this.#log.error({ cluster: c.name, err: (err as Error).message }, 'rollback of the scale-out failed')
+      return new OperationFailure(rb.errorCode,
+        `${rb.message}; rolling back failed too (${(err as Error).message}): brokers ${left.join(', ')} keep running; UpdateBrokerCount to ${op.targetClusterInfo?.numberOfBrokerNodes} completes the scale-out`)
+    }
+    return new OperationFailure(rb.errorCode, `${rb.message}; rolled back: brokers ${rb.removeBrokerIds.join(', ')} removed`)
   }
 
   async #scaleOut(op: OperationRecord, target: number): Promise<void> {
@@ -524,29 +581,33 @@ export class Reconciler implements OperationRunner {
     await this.#step(op, 'ELECT_PREFERRED_LEADERS', () => this.#admin(arn).electPreferredLeaders(this.#deadline()))
   }
 
-  async #scaleIn(op: OperationRecord, target: number): Promise<void> {
+  /** A scale-in to `target` brokers; `rollback` removes given brokers under ROLLBACK_* steps, for `spec` (the cluster's own). */
+  async #scaleIn(op: OperationRecord, target: number, rollback?: { remove: number[]; prefix: string; spec: ClusterSpec }): Promise<void> {
     const arn = op.clusterArn
-    await this.#step(op, 'CHOOSE_BROKERS', async () => {
+    const P = rollback?.prefix ?? ''
+    if (!rollback) await this.#step(op, 'CHOOSE_BROKERS', async () => {
       const c = this.#cluster(arn)
       const remove = brokersToRemove(c.runtime!.brokers, target)
       const zones = new Set(c.runtime!.brokers.filter((b) => !remove.includes(b.id)).map((b) => b.zone))
       if (zones.size < Math.min(this.#zones(c).length, target)) throw new OperationFailure('BadRequest', `removing brokers ${remove.join(', ')} would leave a zone without brokers`)
       this.#store.updateOperation(op.arn, (o) => void (o.params = { ...o.params, removeBrokerIds: remove }))
     })
-    const remove = this.#store.getOperation(op.arn)!.params.removeBrokerIds as number[]
-    await this.#step(op, 'REASSIGN_PARTITIONS', async () => {
+    const remove = rollback?.remove ?? (this.#store.getOperation(op.arn)!.params.removeBrokerIds as number[])
+    await this.#step(op, `${P}REASSIGN_PARTITIONS`, async () => {
       const admin = this.#admin(arn)
       const view = await admin.view()
       const pending = await admin.listReassignments(this.#deadline())
+      // A rollback first lets the failed operation's moves finish, then drains what they placed.
+      if (rollback && pending.length > 0) await this.#reassign(arn, pending)
       let moves: Move[]
       try {
-        moves = pending.length > 0 ? pending : drainPlan(view.partitions, view.brokers, remove)
+        moves = pending.length > 0 && !rollback ? pending : drainPlan(rollback ? (await admin.view()).partitions : view.partitions, view.brokers, remove)
       } catch (err) {
         throw new OperationFailure('BadRequest', `cannot remove brokers ${remove.join(', ')}: ${(err as Error).message}`)
       }
       await this.#reassign(arn, moves)
     })
-    await this.#step(op, 'WAIT_FOR_EMPTY_BROKERS', async () => {
+    await this.#step(op, `${P}WAIT_FOR_EMPTY_BROKERS`, async () => {
       const admin = this.#admin(arn)
       const deadline = this.#deadline()
       for (;;) {
@@ -564,45 +625,54 @@ export class Reconciler implements OperationRunner {
         await admin.pause(200)
       }
     })
-    await this.#step(op, 'ELECT_PREFERRED_LEADERS', () => this.#admin(arn).electPreferredLeaders(this.#deadline()))
-    await this.#step(op, 'REMOVE_BROKERS', async () => {
+    await this.#step(op, `${P}ELECT_PREFERRED_LEADERS`, () => this.#admin(arn).electPreferredLeaders(this.#deadline()))
+    await this.#step(op, `${P}REMOVE_BROKERS`, async () => {
       const c = this.#cluster(arn)
       const lc = this.#lc(arn)
-      lc.setBrokerSettings(this.#settings(c, applyTarget(c.spec, op.targetClusterInfo), target))
-      for (const id of remove) if (lc.brokerIds.includes(id)) await lc.removeBroker(id, { deleteData: true })
-      this.#store.updateCluster(arn, (x) => void (x.runtime!.brokers = x.runtime!.brokers.filter((b) => !remove.includes(b.id))))
+      lc.setBrokerSettings(this.#settings(c, rollback?.spec ?? applyTarget(c.spec, op.targetClusterInfo), target))
+      for (const id of remove) {
+        if (lc.brokerIds.includes(id)) await lc.removeBroker(id, { deleteData: true })
+        // One at a time: the runtime lists exactly the brokers that run, whatever fails next.
+        this.#store.updateCluster(arn, (x) => void (x.runtime!.brokers = x.runtime!.brokers.filter((b) => b.id !== id)))
+      }
     })
-    await this.#step(op, 'WAIT_FOR_BROKERS', () => this.#admin(arn).waitBrokers(this.#lc(arn).brokerIds, this.#deadline()))
+    await this.#step(op, `${P}WAIT_FOR_BROKERS`, () => this.#admin(arn).waitBrokers(this.#lc(arn).brokerIds, this.#deadline()))
   }
 
-  /** Starts the moves with the replication throttle on the receiving brokers (when they take it live), waits, removes the throttle. */
+  /**
+   * Sets the replication throttle on every broker (follower and leader rates, live), starts the
+   * moves, waits for them, and removes the throttle again, whether the moves completed or failed.
+   * A broker restarted meanwhile comes back without it (Fjord keeps no dynamic setting across a
+   * restart): its replicas copy unthrottled.
+   */
   async #reassign(arn: string, moves: Move[]): Promise<void> {
     if (moves.length === 0) return
     const admin = this.#admin(arn)
     const deadline = this.#deadline()
     const view = await admin.view(deadline)
-    const receivers = new Set<number>()
-    for (const m of moves) {
-      const before = view.partitions.find((p) => p.topic === m.topic && p.partition === m.partition)
-      for (const r of m.replicas) if (!before?.replicas.includes(r)) receivers.add(r)
-    }
     const throttled: number[] = []
-    if (this.#throttle !== null) {
-      for (const id of receivers) {
-        try {
-          await admin.alterBrokerConfig(id, { [THROTTLE_KEY]: String(this.#throttle) }, deadline)
-          throttled.push(id)
-        } catch (err) {
-          this.#log.info({ broker: id, err: (err as Error).message }, 'replication throttle not set (the broker does not take it live)')
-          break
-        }
+    const unthrottle = async () => {
+      const off = Object.fromEntries(THROTTLE_KEYS.map((k) => [k, null]))
+      for (const id of throttled) {
+        await admin.alterBrokerConfig(id, off, Date.now() + 30_000)
+          .catch((err: unknown) => { if (!(err instanceof Aborted)) this.#log.warn({ broker: id, err: (err as Error).message }, 'cannot remove the replication throttle') })
       }
+      if (throttled.length > 0) this.#log.info({ brokers: throttled }, 'replication throttle removed')
     }
     try {
+      if (this.#throttle !== null && this.#throttle > 0) {
+        const on = Object.fromEntries(THROTTLE_KEYS.map((k) => [k, String(this.#throttle)]))
+        for (const b of view.brokers) {
+          await admin.alterBrokerConfig(b.id, on, deadline)
+          throttled.push(b.id)
+        }
+        this.#log.info({ brokers: throttled, bytesPerSec: this.#throttle }, 'replication throttle set')
+      }
+      await this.#hook?.('reassign', arn)
       await admin.reassign(moves, deadline)
       await admin.waitReassignments(moves, deadline)
     } finally {
-      for (const id of throttled) await admin.alterBrokerConfig(id, { [THROTTLE_KEY]: null }, deadline).catch(() => {})
+      await unthrottle()
     }
   }
 
