@@ -2,17 +2,22 @@
 // keeps serving while the control plane is closed (detached), is adopted with the same pids when
 // it opens again, resumes an operation from its recorded steps, heals a broker whose volume was
 // lost (restarted empty, re-replicated from its peers); a create that fails leaves nothing
-// behind; close({stopClusters: true}) stops everything.
+// behind; close({stopClusters: true}) stops everything. And the data dir's lock: a second control
+// plane on the same dir (in this process or another) is refused naming the holder's pid, a dead
+// holder's lock is taken over.
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import kafkajs from 'kafkajs'
 import { isAlive } from '../cluster/pids.js'
 import { ClusterAdmin } from './cluster-admin.js'
-import { ControlPlane } from './control-plane.js'
+import { ControlPlane, LOCK_FILE } from './control-plane.js'
 import type { ClusterRecord } from './model.js'
 import { zookeeperUnavailable } from './zookeeper.js'
 import { createCluster, specOf, submit, waitOperation, waitState } from './test-support.js'
@@ -145,5 +150,57 @@ describe('control plane: detach, adopt, resume, heal a lost volume', { timeout: 
     await cp.close({ stopClusters: true })
     for (const pid of allPids) assert.ok(!isAlive(pid), `pid ${pid} stopped`)
     if (zkDir) assert.ok(!existsSync(path.join(zkDir, 'zookeeper.pid')))
+  })
+})
+
+describe('control plane: one per data dir', { timeout: 60_000 }, () => {
+  const open = (dataDir: string) => ControlPlane.open({ dataDir, host: '127.0.0.1', port: 0, reconciler: { usageCheckIntervalMs: 0 } })
+  let dir: string
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'fjord-controlplane-lock-'))
+  })
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('refuses a second control plane in this process; close releases the lock', async () => {
+    const first = await open(dir)
+    try {
+      assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid)
+      await assert.rejects(open(dir), new RegExp(`in use by this process \\(pid ${process.pid}\\)`))
+    } finally {
+      await first.close()
+    }
+    assert.ok(!existsSync(path.join(dir, LOCK_FILE)), 'close removes the lock')
+    const again = await open(dir)
+    await again.close()
+  })
+
+  it('refuses while another live process holds it, naming its pid; takes over once that process is dead', async () => {
+    const module = fileURLToPath(new URL('./control-plane.js', import.meta.url))
+    const script = `const { ControlPlane } = await import(${JSON.stringify(module)}); await ControlPlane.open({ dataDir: ${JSON.stringify(dir)}, host: '127.0.0.1', port: 0, reconciler: { usageCheckIntervalMs: 0 } }); console.log('ready')`
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    try {
+      let out = ''
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+      const deadline = Date.now() + 20_000
+      while (!out.includes('ready')) {
+        assert.ok(Date.now() < deadline && child.exitCode === null, `the other control plane did not start: ${out}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      await assert.rejects(open(dir), new RegExp(`in use by another process \\(pid ${child.pid}\\)`))
+    } finally {
+      child.kill('SIGKILL')
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit')
+    }
+    // Its lock stays behind, naming a dead pid: stale, taken over.
+    assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, child.pid)
+    const cp = await open(dir)
+    try {
+      assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid)
+    } finally {
+      await cp.close()
+    }
+    // A lock left half written (not JSON) is stale too.
+    writeFileSync(path.join(dir, LOCK_FILE), '{"pi')
+    await (await open(dir)).close()
   })
 })

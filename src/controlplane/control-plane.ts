@@ -2,16 +2,22 @@
 // provisioner (clusters under <dataDir>/clusters/), and the MSK-compatible HTTP API. Opening it
 // on an existing data dir adopts every cluster's running processes and resumes unfinished
 // operations; closing it either detaches (the clusters keep serving, as when MSK's control plane
-// is down) or stops every cluster.
+// is down) or stops every cluster. One control plane at a time runs on a data dir: open takes
+// <dataDir>/controlplane.lock (a pid file; a dead holder's lock is taken over) and refuses,
+// naming the other pid, while another live process holds it.
 
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import type { ClusterOptions } from '../cluster/local-cluster.js'
+import { acquirePidLock, type PidLock } from '../cluster/pids.js'
 import { startApiServer, type ApiServer } from './http/server.js'
 import type { ControlPlaneStore } from './model.js'
 import { Provisioner } from './provisioner.js'
 import { Reconciler, type ReconcilerLogger, type ReconcilerOptions } from './reconciler.js'
 import { openStore } from './store.js'
+
+/** The data dir's lock: `{pid, since}` of the control plane running on it. */
+export const LOCK_FILE = 'controlplane.lock'
 
 export interface ControlPlaneOptions {
   dataDir: string
@@ -34,6 +40,7 @@ export class ControlPlane {
     readonly reconciler: Reconciler,
     readonly provisioner: Provisioner,
     private readonly server: ApiServer,
+    private readonly lock: PidLock,
   ) {}
 
   /** http://host:port of the MSK API. */
@@ -48,7 +55,14 @@ export class ControlPlane {
   static async open(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const dataDir = path.resolve(opts.dataDir)
     mkdirSync(dataDir, { recursive: true })
-    const store = openStore(path.join(dataDir, 'controlplane.db'))
+    const lock = acquirePidLock(path.join(dataDir, LOCK_FILE), `the control plane's data dir ${dataDir}`)
+    let store: ControlPlaneStore
+    try {
+      store = openStore(path.join(dataDir, 'controlplane.db'))
+    } catch (err) {
+      lock.release()
+      throw err
+    }
     const provisioner = new Provisioner({
       root: dataDir,
       host: opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host,
@@ -71,9 +85,10 @@ export class ControlPlane {
     } catch (err) {
       await reconciler.close({ stopClusters: false }).catch(() => {})
       store.close()
+      lock.release()
       throw err
     }
-    return new ControlPlane(dataDir, store, reconciler, provisioner, server)
+    return new ControlPlane(dataDir, store, reconciler, provisioner, server, lock)
   }
 
   /**
@@ -85,5 +100,6 @@ export class ControlPlane {
     await this.server.close()
     await this.reconciler.close(opts)
     this.store.close()
+    this.lock.release()
   }
 }
