@@ -3,6 +3,8 @@
 // prints answers the AWS CLI v2 (`/usr/bin/aws kafka list-clusters --endpoint-url`, Debian's
 // awscli) and `fjord cluster`; SIGINT stops the control plane and every process of the cluster;
 // a second start on the same data dir adopts the cluster on the same ports, and SIGTERM stops it.
+// --port-base: the test picks a free base (never 9092, which other tests or a developer's Kafka may
+// hold) and holds base + 1: broker 1 gets the base, broker 2 a free port, and start says so.
 
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,7 +14,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
+import { createServer, type Server } from 'node:net'
 import { isAlive } from '../cluster/pids.js'
+import { allocatePorts, isPortFree } from '../cluster/ports.js'
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url))
 const AWS_CLI = '/usr/bin/aws'
@@ -86,15 +90,38 @@ function run(file: string, args: string[], env: Record<string, string> = {}): Pr
   })
 }
 
+/** A free port whose successor is free too, and a server holding the successor. */
+async function baseWithSuccessorHeld(): Promise<{ base: number; held: Server }> {
+  for (let i = 0; i < 50; i++) {
+    const [base] = await allocatePorts('127.0.0.1', 1)
+    if (base! >= 65535 || !(await isPortFree('127.0.0.1', base! + 1))) continue
+    const held = createServer()
+    const ok = await new Promise<boolean>((resolve) => {
+      held.once('error', () => resolve(false))
+      held.listen({ host: '127.0.0.1', port: base! + 1, exclusive: true }, () => resolve(true))
+    })
+    if (ok) return { base: base!, held }
+  }
+  throw new Error('no free pair of ports')
+}
+
 describe('fjord start', { timeout: 300_000 }, () => {
   it('runs the control plane and a cluster until SIGINT; a second start adopts the cluster on the same ports', async () => {
     assert.ok(existsSync(AWS_CLI), `${AWS_CLI} (the AWS CLI v2) is missing: apt-get install -y awscli (scripts/install-test-deps.sh does)`)
     const dataDir = mkdtempSync(path.join(tmpdir(), 'fjord-start-test-'))
     dirs.push(dataDir)
-    const args = ['--data-dir', dataDir, '--listen', '127.0.0.1:0', '--brokers', '2', '--zones', '2', '--volume-size', '10']
+    const { base, held } = await baseWithSuccessorHeld()
+    const args = ['--data-dir', dataDir, '--listen', '127.0.0.1:0', '--brokers', '2', '--zones', '2', '--volume-size', '10', '--port-base', String(base)]
 
-    const first = await start(args)
+    let first: Run
+    try {
+      first = await start(args)
+    } finally {
+      held.close()
+    }
     assert.equal(first.bootstrap.split(',').length, 2)
+    assert.equal(first.bootstrap.split(',')[0], `127.0.0.1:${base}`, 'broker 1 on the port base')
+    assert.notEqual(first.bootstrap.split(',')[1], `127.0.0.1:${base + 1}`, 'broker 2 not on the held port')
     assert.match(first.stdout, /^ {2}MSK API endpoint: +http:\/\/127\.0\.0\.1:\d+/m)
     assert.match(first.stdout, /aws kafka list-clusters --endpoint-url http:/)
     const pids = clusterPids(dataDir)
@@ -130,9 +157,10 @@ describe('fjord start', { timeout: 300_000 }, () => {
     const r1 = await first.stop('SIGINT')
     assert.equal(r1.code, 0, r1.stderr)
     assert.match(r1.stdout, /Fjord stopped \(control plane and clusters\)/)
+    assert.match(r1.stderr, new RegExp(`port ${base + 1} is taken: broker 2 listens on \\d+ instead`))
     assert.ok(!pids.some(isAlive), 'no broker or controller left behind')
 
-    const second = await start(['--data-dir', dataDir, '--listen', '127.0.0.1:0'])
+    const second = await start(['--data-dir', dataDir, '--listen', '127.0.0.1:0', '--port-base', '0'])
     assert.equal(second.bootstrap, first.bootstrap, 'the adopted cluster keeps its ports')
     const consumerAdmin = new Kafka({ clientId: 'start-test-2', brokers: second.bootstrap.split(','), logLevel: logLevel.NOTHING }).admin()
     await consumerAdmin.connect()

@@ -15,6 +15,9 @@ import { OperationFailed, formatElapsed, waitForCluster } from './cluster-wait.j
 import { DEFAULT_DATA_DIR, DEFAULT_LISTEN, parseListen, parseLogLevel } from './controlplane-command.js'
 import { DEFAULT_REGION, EXIT_UNREACHABLE, EndpointUnreachable, Msk, MskApiError, describeApiError } from './msk-client.js'
 
+/** Broker 1's preferred port: MSK's plaintext port, where clients' tools look by default. */
+export const DEFAULT_PORT_BASE = 9092
+
 export const START_USAGE = `Usage: fjord start [options]
 
 Runs Fjord in the foreground: the MSK-compatible control plane (the MSK API at --listen, as in
@@ -28,7 +31,11 @@ running and the next 'fjord start' or 'fjord controlplane' adopts them.
 Options:
   --data-dir DIR           the control plane's state and its clusters (default ${DEFAULT_DATA_DIR})
   --listen HOST:PORT       the MSK API (default ${DEFAULT_LISTEN}; port 0 picks one); the brokers
-                           listen on the same host, on ports the control plane picks
+                           listen on the same host
+  --port-base PORT         broker N of a new cluster (or of a scale-out) listens on PORT + N - 1
+                           when that port is free, on a free port otherwise, said at start
+                           (default ${DEFAULT_PORT_BASE}, MSK's plaintext port: 9092, 9093, 9094;
+                           0: free ports only). An adopted cluster keeps its ports
   --name NAME              the cluster (default default)
   --brokers N              brokers (default 3)
   --zones N                availability zones, 2 or 3, brokers spread evenly (default 3, or 2
@@ -54,6 +61,7 @@ or 'fjord cluster' (fjord cluster list, fjord cluster scale default --brokers 6 
 
 interface Parsed {
   dataDir: string
+  portBase: number
   listen: { host: string; port: number }
   name: string
   brokers: number | undefined
@@ -74,6 +82,7 @@ function parse(argv: string[]): Parsed | 'help' {
       options: {
         'data-dir': { type: 'string' },
         listen: { type: 'string' },
+        'port-base': { type: 'string' },
         name: { type: 'string' },
         brokers: { type: 'string' },
         zones: { type: 'string' },
@@ -121,6 +130,7 @@ function parse(argv: string[]): Parsed | 'help' {
   return {
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
     listen: parseListen(values.listen ?? DEFAULT_LISTEN),
+    portBase: values['port-base'] === undefined ? DEFAULT_PORT_BASE : intArg(values['port-base'], '--port-base', 0, 65535),
     name,
     brokers: values.brokers === undefined ? undefined : intArg(values.brokers, '--brokers', 1, 60),
     zones: values.zones === undefined ? undefined : intArg(values.zones, '--zones', 1, 26),
@@ -167,7 +177,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
 
   let cp: ControlPlane
   try {
-    cp = await ControlPlane.open({ dataDir: p.dataDir, host: p.listen.host, port: p.listen.port, region: p.region, logger: log })
+    cp = await ControlPlane.open({ dataDir: p.dataDir, host: p.listen.host, port: p.listen.port, region: p.region, logger: log, brokerPortBase: p.portBase })
   } catch (err) {
     const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
     process.stderr.write(`fjord: the control plane did not start: ${(err as Error).message}${inUse ? ` (another control plane? --listen ${p.listen.host}:0 picks a free port)` : ''}\n`)
@@ -212,9 +222,16 @@ export async function runStartCommand(argv: string[]): Promise<number> {
 
   const msk = new Msk({ endpoint: cp.url, region: p.region, timeoutMs: 30_000 })
   try {
-    const cluster = await ensureCluster(msk, p, () => stopping)
+    const ensured = await ensureCluster(msk, p, () => stopping)
+    const cluster = ensured?.cluster
     if (!stopping && cluster) {
       const arn = cluster.ClusterArn!
+      if (ensured.created && p.portBase > 0) {
+        for (const b of cp.store.getCluster(arn)?.runtime?.brokers ?? []) {
+          const want = p.portBase + b.id - 1
+          if (b.port !== want) process.stderr.write(`fjord: port ${want} is taken: broker ${b.id} listens on ${b.port} instead\n`)
+        }
+      }
       const bootstrap = (await msk.bootstrapBrokers(arn)).BootstrapBrokerString ?? '-'
       const brokers = cluster.Provisioned?.NumberOfBrokerNodes ?? 0
       const zones = cluster.Provisioned?.BrokerNodeGroupInfo?.ClientSubnets?.length ?? 0
@@ -257,11 +274,12 @@ export async function runStartCommand(argv: string[]): Promise<number> {
   return code
 }
 
-/** The cluster named p.name, created if missing, once ACTIVE; null if a signal came first. */
-async function ensureCluster(msk: Msk, p: Parsed, stopping: () => boolean): Promise<Cluster | null> {
+/** The cluster named p.name, created if missing (`created`), once ACTIVE; null if a signal came first. */
+async function ensureCluster(msk: Msk, p: Parsed, stopping: () => boolean): Promise<{ cluster: Cluster; created: boolean } | null> {
   const existing = (await msk.listClusters(p.name)).filter((c) => c.ClusterName === p.name)
   if (existing.length > 1) throw new UsageError(`${existing.length} clusters are named '${p.name}' in ${p.dataDir}`)
   let arn: string
+  let created = false
   if (existing.length === 1) {
     const c = existing[0]!
     arn = c.ClusterArn!
@@ -275,13 +293,15 @@ async function ensureCluster(msk: Msk, p: Parsed, stopping: () => boolean): Prom
       await waitForCluster(msk, { clusterArn: arn, until: 'gone' }, { timeoutMs: 600_000 })
       if (stopping()) return null
       arn = await create(msk, p)
+      created = true
     }
   } else {
     arn = await create(msk, p)
+    created = true
   }
   if (stopping()) return null
   const r = await waitForCluster(msk, { clusterArn: arn, until: 'active' }, { timeoutMs: 1_800_000 })
-  return r.cluster
+  return r.cluster ? { cluster: r.cluster, created } : null
 }
 
 async function create(msk: Msk, p: Parsed): Promise<string> {

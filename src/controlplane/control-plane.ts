@@ -31,6 +31,11 @@ export interface ControlPlaneOptions {
   reconciler?: Pick<ReconcilerOptions, 'usageCheckIntervalMs' | 'stepTimeoutMs' | 'reassignmentThrottleBytesPerSec'>
   /** Passed to every cluster's LocalCluster (back-off, health checks). */
   clusterOptions?: Omit<ClusterOptions, 'logger'>
+  /**
+   * Broker N of a cluster created or scaled out gets port brokerPortBase + N - 1 when it is free
+   * (`fjord start`: 9092, MSK's plaintext port), a free port otherwise; 0 or absent: free ports.
+   */
+  brokerPortBase?: number
 }
 
 export class ControlPlane {
@@ -68,6 +73,7 @@ export class ControlPlane {
       host: opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host,
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.clusterOptions ? { clusterOptions: opts.clusterOptions } : {}),
+      ...(opts.brokerPortBase ? { brokerPortBase: opts.brokerPortBase } : {}),
     })
     const reconciler = new Reconciler({ store, provisioner, ...(opts.logger ? { logger: opts.logger } : {}), ...opts.reconciler })
     let server: ApiServer

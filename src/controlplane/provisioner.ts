@@ -4,12 +4,14 @@
 // subnets (subnet i ↔ zone `${region}${'abc'[i]}`), brokers spread round-robin over them; ports
 // chosen so that no two clusters of this control plane ever share one (every port in use is read
 // from the store's runtimes and the clusters' cluster.json files, and a port handed out once in
-// this process is never handed out again).
+// this process is never handed out again). With a broker port base (`fjord start` passes 9092,
+// MSK's plaintext port), broker N is given base + N - 1 when that port is free and unused, a free
+// port otherwise.
 
 import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { LocalCluster, type ClusterLogger, type ClusterOptions } from '../cluster/local-cluster.js'
-import { allocatePorts } from '../cluster/ports.js'
+import { allocatePorts, isPortFree } from '../cluster/ports.js'
 import { hasClusterFile, readClusterFile } from '../cluster/spec.js'
 import type { BrokerRuntime, ClusterRecord, ClusterRuntime, ClusterSpec, ConfigurationRecord } from './model.js'
 
@@ -108,6 +110,8 @@ export interface ProvisionerOptions {
   logger?: ClusterLogger
   /** Passed to every LocalCluster (tests shorten the back-off or the health checks). */
   clusterOptions?: Omit<ClusterOptions, 'logger'>
+  /** Broker N's preferred port is brokerPortBase + N - 1 (when free); 0 or absent: any free port. */
+  brokerPortBase?: number
 }
 
 /** The LocalClusters of the control plane, by cluster ARN, and the ports they use. */
@@ -119,12 +123,14 @@ export class Provisioner {
   readonly #clusters = new Map<string, LocalCluster>()
   /** Every port handed out by this process. */
   readonly #handedOut = new Set<number>()
+  readonly #portBase: number
 
   constructor(opts: ProvisionerOptions) {
     this.root = path.resolve(opts.root)
     this.host = opts.host ?? '127.0.0.1'
     this.#log = opts.logger
     this.#clusterOptions = opts.clusterOptions ?? {}
+    this.#portBase = opts.brokerPortBase ?? 0
   }
 
   get(arn: string): LocalCluster | undefined {
@@ -160,6 +166,31 @@ export class Provisioner {
   }
 
   /**
+   * Ports for brokers `ids`: with a port base, base + id - 1 where that port is free, unused by
+   * any cluster and not handed out before (a warning names the ones that are not); free ports for
+   * the rest.
+   */
+  async brokerPorts(ids: readonly number[], records: readonly ClusterRecord[]): Promise<number[]> {
+    const out: (number | null)[] = []
+    const used = this.portsInUse(records)
+    const taken: number[] = []
+    for (const id of ids) {
+      const want = this.#portBase > 0 ? this.#portBase + id - 1 : 0
+      if (want > 0 && want <= 65535 && !used.has(want) && (await isPortFree(this.host, want))) {
+        out.push(want)
+        used.add(want)
+        this.#handedOut.add(want)
+      } else {
+        if (want > 0) taken.push(want)
+        out.push(null)
+      }
+    }
+    const rest = await this.ports(out.filter((p) => p === null).length, records)
+    if (taken.length > 0) this.#log?.warn({ ports: taken }, 'preferred broker ports taken: brokers get free ports instead')
+    return out.map((p) => p ?? rest.shift()!)
+  }
+
+  /**
    * The runtime a new cluster will have: its dir, zones, broker ids 1..N round-robin over the
    * zones, their ports and volume sizes; `controllerPorts` for the LocalCluster. Nothing starts.
    */
@@ -168,7 +199,8 @@ export class Provisioner {
     const zones = zonesFor(cluster.region, subnetsOf(cluster.spec))
     const n = cluster.spec.numberOfBrokerNodes
     const controllers = zookeeper ? 2 : 1
-    const ports = await this.ports(n + controllers + (zookeeper ? 1 : 0), all)
+    const ids = Array.from({ length: n }, (_, i) => i + 1)
+    const ports = [...(await this.brokerPorts(ids, all)), ...(await this.ports(controllers + (zookeeper ? 1 : 0), all))]
     const now = new Date().toISOString()
     const brokers: BrokerRuntime[] = Array.from({ length: n }, (_, i) => {
       const z = zones[i % zones.length]!

@@ -550,8 +550,8 @@ export class Reconciler implements OperationRunner {
       const brokers = [...rt.brokers]
       const missing = target - brokers.length
       if (missing > 0) {
-        const ports = await this.#prov.ports(missing, this.#store.listClusters())
         let next = Math.max(0, ...brokers.map((b) => b.id), ...lc.brokerIds, ...usedBrokerDirs(lc)) + 1
+        const ports = await this.#prov.brokerPorts(Array.from({ length: missing }, (_, i) => next + i), this.#store.listClusters())
         for (let i = 0; i < missing; i++) {
           const count = new Map(zones.map((z) => [z.zone, 0]))
           for (const b of brokers) count.set(b.zone, (count.get(b.zone) ?? 0) + 1)
