@@ -33,6 +33,10 @@ Options:
   --region REGION        region of ARNs for unsigned requests (default ${DEFAULT_REGION}; env
                          AWS_REGION); signed requests use their credential scope's
   --account ID           the account id in ARNs (default 000000000000)
+  --reassignment-throttle MB
+                         MB/s (10^6 bytes) a broker may copy, as a follower and as a leader,
+                         for replicas the control plane moves (scaling; default 52.4, i.e.
+                         50 MiB/s; 0 turns the throttle off)
   --log-level LEVEL      trace, debug, info, warn, error (default info; env FJORD_LOG_LEVEL)
   -h, --help             this help
 `
@@ -56,6 +60,7 @@ export async function runControlPlaneCommand(argv: string[]): Promise<number> {
   let values
   let listen: { host: string; port: number }
   let logLevel: string
+  let throttle: number | null | undefined
   try {
     ;({ values } = parseArgs({
       args: argv,
@@ -64,6 +69,7 @@ export async function runControlPlaneCommand(argv: string[]): Promise<number> {
         listen: { type: 'string' },
         region: { type: 'string' },
         account: { type: 'string' },
+        'reassignment-throttle': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -72,6 +78,11 @@ export async function runControlPlaneCommand(argv: string[]): Promise<number> {
     listen = parseListen(values.listen ?? DEFAULT_LISTEN)
     logLevel = parseLogLevel(values['log-level'])
     if (values.account !== undefined && !/^\d{12}$/.test(values.account)) throw new UsageError(`--account must be 12 digits, not '${values.account}'`)
+    if (values['reassignment-throttle'] !== undefined) {
+      const mb = Number(values['reassignment-throttle'])
+      if (!Number.isFinite(mb) || mb < 0) throw new UsageError(`--reassignment-throttle: MB/s, 0 or more, not '${values['reassignment-throttle']}'`)
+      throttle = mb === 0 ? null : Math.round(mb * 1e6)
+    }
   } catch (err) {
     process.stderr.write(`fjord: ${(err as Error).message}\nRun 'fjord controlplane --help' for usage.\n`)
     return EXIT_USAGE
@@ -86,7 +97,15 @@ export async function runControlPlaneCommand(argv: string[]): Promise<number> {
 
   let cp: ControlPlane
   try {
-    cp = await ControlPlane.open({ dataDir, host: listen.host, port: listen.port, region, ...(values.account ? { account: values.account } : {}), logger: log })
+    cp = await ControlPlane.open({
+      dataDir,
+      host: listen.host,
+      port: listen.port,
+      region,
+      ...(values.account ? { account: values.account } : {}),
+      ...(throttle !== undefined ? { reconciler: { reassignmentThrottleBytesPerSec: throttle } } : {}),
+      logger: log,
+    })
   } catch (err) {
     const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
     process.stderr.write(`fjord: the control plane did not start: ${(err as Error).message}${inUse ? ` (another control plane? --listen ${listen.host}:0 picks a free port)` : ''}\n`)

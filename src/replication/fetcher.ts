@@ -111,21 +111,29 @@ export class LeaderFetcher {
   private async fetchOnce(conn: KafkaConnection, replicas: PartitionReplica[]): Promise<void> {
     const byTopic = new Map<string, PartitionReplica[]>()
     const throttleNow = this.host.followerQuota.exceeded()
+    let held = false
     for (const r of replicas) {
       // A reassignment's new replicas copy at the throttled rate; the ISR's members never wait.
-      if (throttleNow && isThrottledReplica(r.state, this.host.brokerId)) continue
+      if (throttleNow && isThrottledReplica(r.state, this.host.brokerId)) {
+        held = true
+        continue
+      }
       let list = byTopic.get(r.topic)
       if (!list) byTopic.set(r.topic, (list = []))
       list.push(r)
     }
     if (byTopic.size === 0) {
-      await this.sleep(100)
+      // every replica waits for the follower quota: until it is paid (checked at least every 100 ms)
+      await this.sleep(Math.min(100, Math.max(1, this.host.followerQuota.msUntilPaid())))
       return
     }
     const sent = new Map<string, { offset: number; leaderEpoch: number }>()
     const { body } = await conn.send(Apis.Fetch, () => ({
       replicaId: this.host.brokerId,
-      maxWaitMs: this.host.fetchWaitMaxMs,
+      // With replicas held back by the quota, the fetch must come back when it is paid, not
+      // long-poll the in-sync ones for replica.fetch.wait.max.ms (that cut a throttled
+      // reassignment to a fifth of its rate, whatever the rate).
+      maxWaitMs: held ? Math.min(this.host.fetchWaitMaxMs, Math.max(1, this.host.followerQuota.msUntilPaid())) : this.host.fetchWaitMaxMs,
       minBytes: 1,
       maxBytes: this.host.fetchResponseMaxBytes,
       isolationLevel: 0,

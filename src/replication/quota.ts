@@ -35,6 +35,11 @@ export class ReplicationQuota {
     return this.#rate > 0 && this.#paidAt > now
   }
 
+  /** How long until the debt is paid (0 when not in debt). */
+  msUntilPaid(now = Date.now()): number {
+    return this.#rate > 0 ? Math.max(0, this.#paidAt - now) : 0
+  }
+
   /** Counts bytes copied for throttled replicas. */
   record(bytes: number, now = Date.now()): void {
     if (this.#rate <= 0 || bytes <= 0) return

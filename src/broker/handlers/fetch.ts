@@ -224,6 +224,8 @@ async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: b
   const limit = Math.min(t.maxBytes, budget)
   const throttled = follower && isThrottledReplica(replica.state, who.replicaId)
   if (t.fetchOffset >= upper || (limit <= 0 && !minOneBatch) || (throttled && broker.replicas.leaderQuota.exceeded())) {
+    // Data withheld by the quota: the fetch must not long-poll past the moment it is paid.
+    if (throttled && t.fetchOffset < upper) heldByQuota.add(answer)
     answer.records = []
     return answer
   }
@@ -239,13 +241,16 @@ async function readOne(broker: Broker, t: Target, budget: number, minOneBatch: b
   return answer
 }
 
+/** Answers left empty only because the leader's replication quota is in debt. */
+const heldByQuota = new WeakSet<PartitionAnswer>()
+
 function bytesOf(a: PartitionAnswer): number {
   let n = 0
   if (a.records) for (const b of a.records) n += b.length
   return n
 }
 
-async function collect(broker: Broker, p: Plan, maxBytes: number, isolation: number, who: Fetcher): Promise<{ answers: PartitionAnswer[]; bytes: number; errors: boolean }> {
+async function collect(broker: Broker, p: Plan, maxBytes: number, isolation: number, who: Fetcher): Promise<{ answers: PartitionAnswer[]; bytes: number; errors: boolean; held: boolean }> {
   let wanted = 0
   for (const t of p.targets) wanted += t.maxBytes
   let answers: PartitionAnswer[]
@@ -274,7 +279,7 @@ async function collect(broker: Broker, p: Plan, maxBytes: number, isolation: num
     } else bytes += n
     if (a.errorCode !== 0) errors = true
   })
-  return { answers, bytes, errors }
+  return { answers, bytes, errors, held: answers.some((a) => heldByQuota.has(a)) }
 }
 
 function respond(version: number, p: Plan, answers: PartitionAnswer[]) {
@@ -313,8 +318,11 @@ export const fetchHandler = defineHandler(Apis.Fetch, async (ctx, req) => {
   // Not enough yet: wait for an append to any of these partitions, or the deadline.
   await new Promise<void>((resolve) => {
     const unsubscribe: (() => void)[] = []
+    // A throttled follower's data waits for the leader's quota, not for the whole maxWaitMs
+    // (which would cut a reassignment's rate far below the configured one).
+    const waitMs = first.held ? Math.min(req.maxWaitMs, Math.max(1, broker.replicas.leaderQuota.msUntilPaid())) : req.maxWaitMs
     const op = {
-      deadline: Date.now() + req.maxWaitMs,
+      deadline: Date.now() + waitMs,
       complete: () => {
         for (const u of unsubscribe) u()
         resolve()
