@@ -18,7 +18,7 @@ import { resolveSettings } from '../config.js'
 import { Apis } from '../../protocol/apis.js'
 import { ErrorCode } from '../../protocol/errors.js'
 import { UUID_ZERO } from '../../protocol/schema.js'
-import { TestClient } from './test-client.js'
+import { TestClient, codesOf, rejectsWith } from './test-client.js'
 
 const E = Object.fromEntries(Object.entries(ErrorCode).map(([k, v]) => [k, v.code])) as Record<keyof typeof ErrorCode, number>
 const TOPIC = 2
@@ -57,41 +57,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-/** Every Kafka error code carried by a client error (KafkaJS `.code`, platformatic `.apiCode`), nested ones included. */
-function codesOf(err: unknown): number[] {
-  const out: number[] = []
-  const seen = new Set<unknown>()
-  const walk = (e: unknown): void => {
-    if (!e || typeof e !== 'object' || seen.has(e)) return
-    seen.add(e)
-    const o = e as Record<string, unknown>
-    if (typeof o.apiCode === 'number') out.push(o.apiCode)
-    else if (typeof o.code === 'number') out.push(o.code)
-    for (const k of ['errors', 'cause', 'originalError', 'partitions', 'error']) {
-      const v = o[k]
-      if (Array.isArray(v)) v.forEach(walk)
-      else walk(v)
-    }
-  }
-  walk(err)
-  return out
-}
-
 /** The broker's error messages carried by a @platformatic/kafka error. */
 function messagesOf(err: unknown): string[] {
   const e = err as { serverErrorMessage?: string | null; errors?: unknown[] } | null
   if (!e || typeof e !== 'object') return []
   return [...(e.serverErrorMessage ? [e.serverErrorMessage] : []), ...(e.errors ?? []).flatMap(messagesOf)]
-}
-
-async function rejectsWith(p: Promise<unknown>, code: number): Promise<unknown> {
-  try {
-    await p
-  } catch (err) {
-    assert.ok(codesOf(err).includes(code), `expected error code ${code}, got ${JSON.stringify(codesOf(err))}: ${String(err)}`)
-    return err
-  }
-  assert.fail(`expected a rejection with error code ${code}`)
 }
 
 let n = 0

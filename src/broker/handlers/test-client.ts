@@ -3,6 +3,7 @@
 // @platformatic/kafka do not expose. It is not a reference for other clients' behaviour: a
 // request it encodes is only as right as our own declarations.
 
+import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import type { Api } from '../../protocol/apis.js'
 import { decodeResponseHeader, encodeRequestHeader, responseHeaderIsFlexible } from '../../protocol/headers.js'
@@ -87,4 +88,35 @@ export class TestClient {
       this.socket.end()
     })
   }
+}
+
+/** Every Kafka error code carried by a client error (KafkaJS `.code`, platformatic `.apiCode`), nested ones included. */
+export function codesOf(err: unknown): number[] {
+  const out: number[] = []
+  const seen = new Set<unknown>()
+  const walk = (e: unknown): void => {
+    if (!e || typeof e !== 'object' || seen.has(e)) return
+    seen.add(e)
+    const o = e as Record<string, unknown>
+    if (typeof o.apiCode === 'number') out.push(o.apiCode)
+    else if (typeof o.code === 'number') out.push(o.code)
+    for (const k of ['errors', 'cause', 'originalError', 'partitions', 'error']) {
+      const v = o[k]
+      if (Array.isArray(v)) v.forEach(walk)
+      else walk(v)
+    }
+  }
+  walk(err)
+  return out
+}
+
+/** Asserts that `p` rejects with a client error carrying Kafka error `code`; returns the error. */
+export async function rejectsWith(p: Promise<unknown>, code: number): Promise<unknown> {
+  try {
+    await p
+  } catch (err) {
+    assert.ok(codesOf(err).includes(code), `expected error code ${code}, got ${JSON.stringify(codesOf(err))}: ${String(err)}`)
+    return err
+  }
+  assert.fail(`expected a rejection with error code ${code}`)
 }

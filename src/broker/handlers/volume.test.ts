@@ -16,6 +16,7 @@ import { Kafka, logLevel, type Admin as KafkaJSAdmin, type Producer } from 'kafk
 import { Admin as PlatformaticAdmin } from '@platformatic/kafka'
 import { Broker } from '../broker.js'
 import { resolveSettings } from '../config.js'
+import { codesOf, rejectsWith } from './test-client.js'
 
 const BROKER = 4
 const STORAGE_ERROR = 56
@@ -53,36 +54,6 @@ after(async () => {
   await broker?.close()
   rmSync(dir, { recursive: true, force: true })
 })
-
-/** Every Kafka error code carried by a client error (KafkaJS `.code`, platformatic `.apiCode`), nested ones included. */
-function codesOf(err: unknown): number[] {
-  const out: number[] = []
-  const seen = new Set<unknown>()
-  const walk = (e: unknown): void => {
-    if (!e || typeof e !== 'object' || seen.has(e)) return
-    seen.add(e)
-    const o = e as Record<string, unknown>
-    if (typeof o.apiCode === 'number') out.push(o.apiCode)
-    else if (typeof o.code === 'number') out.push(o.code)
-    for (const k of ['errors', 'cause', 'originalError', 'partitions', 'error']) {
-      const v = o[k]
-      if (Array.isArray(v)) v.forEach(walk)
-      else walk(v)
-    }
-  }
-  walk(err)
-  return out
-}
-
-async function rejectsWith(p: Promise<unknown>, code: number): Promise<void> {
-  try {
-    await p
-  } catch (err) {
-    assert.ok(codesOf(err).includes(code), `expected error code ${code}, got ${JSON.stringify(codesOf(err))}: ${String(err)}`)
-    return
-  }
-  assert.fail(`expected a rejection with error code ${code}`)
-}
 
 let n = 0
 /** Produces one 8 KiB record with KafkaJS (acks=all); 0 when acknowledged, else the error codes. */
