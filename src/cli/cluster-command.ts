@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Cluster, ClusterOperationInfo, CreateClusterV2CommandInput } from '@aws-sdk/client-kafka'
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, intArg, table, type OutputFormat } from './common.js'
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, intArg, runCommand, table, type OutputFormat } from './common.js'
 import { OperationFailed, formatElapsed, waitForCluster, type WaitTarget } from './cluster-wait.js'
 import { EXIT_UNREACHABLE, EndpointUnreachable, Msk, MskApiError, describeApiError, mskOptions, DEFAULT_ENDPOINT } from './msk-client.js'
 
@@ -139,30 +139,13 @@ export function printApiJson(value: unknown): void {
 const iso = (d: Date | string | undefined | null): string | null => (d === undefined || d === null ? null : d instanceof Date ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : d)
 
 /** Runs one command; every failure becomes its exit code, printed to stderr. */
-export async function runMskCommand(helpHint: string, fn: () => Promise<void>): Promise<number> {
-  try {
-    await fn()
-    return EXIT_OK
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`fjord: ${err.message}\nRun '${helpHint}' for usage.\n`)
-      return EXIT_USAGE
-    }
-    if (err instanceof MskApiError) {
-      process.stderr.write(`fjord: ${describeApiError(err)}\n`)
-      return EXIT_FAILED
-    }
-    if (err instanceof OperationFailed) {
-      process.stderr.write(`fjord: ${err.message}\n`)
-      return EXIT_FAILED
-    }
-    if (err instanceof EndpointUnreachable) {
-      process.stderr.write(`fjord: ${err.message}\n`)
-      return EXIT_UNREACHABLE
-    }
-    process.stderr.write(`fjord: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-    return EXIT_FAILED
-  }
+export function runMskCommand(helpHint: string, fn: () => Promise<void>): Promise<number> {
+  return runCommand(helpHint, fn, (err) => {
+    if (err instanceof MskApiError) return { message: describeApiError(err), code: EXIT_FAILED }
+    if (err instanceof OperationFailed) return { message: err.message, code: EXIT_FAILED }
+    if (err instanceof EndpointUnreachable) return { message: err.message, code: EXIT_UNREACHABLE }
+    return undefined
+  })
 }
 
 // Create

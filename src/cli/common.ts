@@ -90,13 +90,20 @@ export function printJson(value: unknown): void {
 
 /**
  * Runs one command and turns its outcome into an exit code, printing failures to stderr:
- * usage errors with a pointer to --help, Kafka errors as NAME: message.
+ * usage errors with a pointer to --help, Kafka errors as NAME: message; `failure` maps a
+ * command's own errors to a message and an exit code.
  */
-export async function runCommand(helpHint: string, fn: () => Promise<void>): Promise<number> {
+export async function runCommand(helpHint: string, fn: () => Promise<void>, failure?: (err: unknown) => { message: string; code: number } | undefined): Promise<number> {
   try {
     await fn()
     return EXIT_OK
   } catch (err) {
+    // a command's own failures (the MSK API's, for fjord cluster) first
+    const own = failure?.(err)
+    if (own) {
+      process.stderr.write(`fjord: ${own.message}\n`)
+      return own.code
+    }
     if (err instanceof UsageError) {
       process.stderr.write(`fjord: ${err.message}\nRun '${helpHint}' for usage.\n`)
       return EXIT_USAGE
