@@ -41,9 +41,9 @@ Options:
   --zones N                availability zones, 2 or 3, brokers spread evenly (default 3, or 2
                            when N is even but not a multiple of 3)
   --kafka-version V        default 3.7.x.kraft; a version without .kraft (3.6.0, 3.7.x, ...) runs
-                           the cluster with a ZooKeeper the control plane starts (Debian's
-                           zookeeper package and java; without them the cluster runs with the
-                           embedded controller and its state info says so)
+                           the cluster with a three-node ZooKeeper ensemble the control plane
+                           starts (Debian's zookeeper package and java; without them the cluster
+                           runs with the embedded controller and its state info says so)
   --metadata kraft|zookeeper
                            shorthand: zookeeper is --kafka-version 3.7.x
   --volume-size GiB        each broker's volume (default the API's, 1000)
@@ -236,13 +236,16 @@ export async function runStartCommand(argv: string[]): Promise<number> {
       const brokers = cluster.Provisioned?.NumberOfBrokerNodes ?? 0
       const zones = cluster.Provisioned?.BrokerNodeGroupInfo?.ClientSubnets?.length ?? 0
       const version = cluster.Provisioned?.CurrentBrokerSoftwareInfo?.KafkaVersion ?? '?'
+      const zookeeper = cluster.Provisioned?.ZookeeperConnectString
       const region = p.region === DEFAULT_REGION ? '' : ` --region ${p.region}`
       const endpointFlag = cp.url === 'http://127.0.0.1:8092' ? '' : ` --endpoint ${cp.url}`
       process.stdout.write(
         `Fjord cluster ${p.name} ready: bootstrap ${bootstrap} (${brokers} brokers over ${zones} zones, Kafka ${version}, started in ${formatElapsed(Date.now() - started)})\n` +
         `  MSK API endpoint:   ${cp.url}  (region ${p.region})\n` +
         `  Cluster ARN:        ${arn}\n` +
-        `  Bootstrap servers:  ${bootstrap}\n\n` +
+        `  Bootstrap servers:  ${bootstrap}\n` +
+        (zookeeper ? `  ZooKeeper:          ${zookeeper}\n` : '') +
+        '\n' +
         table(['BROKER', 'ZONE', 'SUBNET', 'ADDRESS'],
           [...(cp.store.getCluster(arn)?.runtime?.brokers ?? [])].sort((a, b) => a.id - b.id).map((b) => [b.id, b.zone, b.clientSubnet, `${b.host}:${b.port}`])) +
         `\nTry:\n` +

@@ -1,8 +1,9 @@
-// ControlPlane.open/close with real processes: a ZooKeeper-mode cluster (its own ZooKeeper) that
-// keeps serving while the control plane is closed (detached), is adopted with the same pids when
-// it opens again, resumes an operation from its recorded steps, heals a broker whose volume was
-// lost (restarted empty, re-replicated from its peers); a create that fails leaves nothing
-// behind; close({stopClusters: true}) stops everything. And the data dir's lock: a second control
+// ControlPlane.open/close with real processes: a ZooKeeper-mode cluster (its own ensemble of
+// three) that keeps serving while the control plane is closed (detached), is adopted with the same
+// pids when it opens again, resumes an operation from its recorded steps, heals a broker whose
+// volume was lost (restarted empty, re-replicated from its peers) and a killed ZooKeeper leader
+// (restarted, rejoins the ensemble); a create that fails leaves nothing behind;
+// close({stopClusters: true}) stops everything. And the data dir's lock: a second control
 // plane on the same dir (in this process or another) is refused naming the holder's pid, a dead
 // holder's lock is taken over.
 
@@ -19,7 +20,7 @@ import { isAlive } from '../cluster/pids.js'
 import { ClusterAdmin } from './cluster-admin.js'
 import { ControlPlane, LOCK_FILE } from './control-plane.js'
 import type { ClusterRecord } from './model.js'
-import { zookeeperUnavailable } from './zookeeper.js'
+import { zookeeperMode, zookeeperUnavailable } from './zookeeper.js'
 import { createCluster, specOf, submit, waitOperation, waitState } from './test-support.js'
 
 const { Kafka, logLevel } = kafkajs
@@ -32,6 +33,7 @@ describe('control plane: detach, adopt, resume, heal a lost volume', { timeout: 
   const open = () => ControlPlane.open({ dataDir: dir, host: '127.0.0.1', port: 0, reconciler: { usageCheckIntervalMs: 0 }, clusterOptions: { backoff: { initialMs: 200 } } })
   const cluster = (): ClusterRecord => cp.store.getCluster(arn)!
   const brokerPids = () => cp.provisioner.get(arn)!.status().map((p) => `${p.role}-${p.id}:${p.pid}`)
+  const zookeeperPids = () => (cluster().runtime!.zookeeper?.nodes ?? []).flatMap((n) => (n.pid === null ? [] : [n.pid]))
   const produce = async (bootstrap: string, n: number, from: number) => {
     const k = new Kafka({ clientId: 'cp-test', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100 } })
     const p = k.producer()
@@ -60,13 +62,16 @@ describe('control plane: detach, adopt, resume, heal a lost volume', { timeout: 
     assert.equal(op.state, 'UPDATE_COMPLETE', JSON.stringify(op.errorInfo))
     console.log(`# CreateCluster → ACTIVE with ZooKeeper: ${Date.now() - t0} ms`)
     const rt = cluster().runtime!
+    if (process.env.CI === 'true') assert.equal(zookeeperUnavailable(), null, 'CI installs java and ZooKeeper')
     if (zookeeperUnavailable()) {
       assert.equal(rt.metadataMode, 'embedded')
       assert.equal(cluster().stateInfo?.code, 'ZOOKEEPER_UNAVAILABLE')
     } else {
       assert.equal(rt.metadataMode, 'zookeeper')
-      assert.match(rt.zookeeper!.connect, /^127\.0\.0\.1:\d+$/)
-      assert.ok(rt.zookeeper!.pid && isAlive(rt.zookeeper!.pid))
+      assert.match(rt.zookeeper!.connect, /^127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+){2}$/, 'an ensemble of three')
+      for (const n of rt.zookeeper!.nodes) assert.ok(n.pid && isAlive(n.pid), `ZooKeeper node ${n.id} runs`)
+      const modes = await Promise.all(rt.zookeeper!.nodes.map((n) => zookeeperMode('127.0.0.1', n.clientPort)))
+      assert.deepEqual(modes.sort(), ['follower', 'follower', 'leader'])
       assert.deepEqual(op.steps.map((s) => s.stepName), ['PROVISION_RUNTIME', 'START_ZOOKEEPER', 'PROVISION_BROKERS', 'WAIT_FOR_BROKERS'])
     }
     const k = new Kafka({ clientId: 'cp-test', brokers: cp.provisioner.get(arn)!.bootstrap.split(','), logLevel: logLevel.NOTHING })
@@ -80,7 +85,7 @@ describe('control plane: detach, adopt, resume, heal a lost volume', { timeout: 
   it('keeps the cluster serving while closed, adopts the same processes, resumes an operation at its recorded step', async () => {
     const bootstrap = cp.provisioner.get(arn)!.bootstrap
     const before = brokerPids()
-    allPids = cp.provisioner.get(arn)!.status().map((p) => p.pid!).concat(cluster().runtime!.zookeeper?.pid ?? [])
+    allPids = cp.provisioner.get(arn)!.status().map((p) => p.pid!).concat(zookeeperPids())
     await cp.close({ stopClusters: false })
     for (const pid of allPids) assert.ok(isAlive(pid), `pid ${pid} still runs`)
     await produce(bootstrap, 100, 100)
@@ -99,6 +104,7 @@ describe('control plane: detach, adopt, resume, heal a lost volume', { timeout: 
     cp = await open()
     const adopted = cp.provisioner.get(arn)!
     assert.ok(adopted.status().every((p) => p.adopted), 'adopted, not restarted')
+    for (const pid of zookeeperPids()) assert.ok(allPids.includes(pid), `ZooKeeper pid ${pid} adopted, not a new one`)
     const done = await waitOperation(cp.store, op.arn, 60_000)
     assert.equal(done.state, 'UPDATE_COMPLETE', JSON.stringify(done.errorInfo))
     const after = brokerPids()
@@ -127,6 +133,41 @@ describe('control plane: detach, adopt, resume, heal a lost volume', { timeout: 
     await produce(lc.bootstrap, 10, 200)
   })
 
+  it('a ZooKeeper node killed (the leader): the quorum holds, the node is restarted and rejoins, the cluster heals', async () => {
+    assert.equal(zookeeperUnavailable(), null, 'needs java and ZooKeeper (scripts/install-test-deps.sh installs them)')
+    const lc = cp.provisioner.get(arn)!
+    const zk = cluster().runtime!.zookeeper!
+    const modes = await Promise.all(zk.nodes.map((n) => zookeeperMode('127.0.0.1', n.clientPort)))
+    const leader = zk.nodes[modes.indexOf('leader')]!
+    const heals = new Set(cp.store.listOperations(arn).filter((o) => o.type === 'HEAL').map((o) => o.arn))
+    const t0 = Date.now()
+    process.kill(leader.pid!, 'SIGKILL')
+    await produce(lc.bootstrap, 10, 210)
+    const deadline = Date.now() + 60_000
+    let node = leader
+    for (;;) {
+      node = cluster().runtime!.zookeeper!.nodes.find((n) => n.id === leader.id)!
+      const heal = cp.store.listOperations(arn).find((o) => o.type === 'HEAL' && !heals.has(o.arn))
+      const serving = await Promise.all(zk.nodes.map((n) => zookeeperMode('127.0.0.1', n.clientPort)))
+      if (heal?.state === 'UPDATE_COMPLETE' && cluster().state === 'ACTIVE' && serving.every((m) => m !== null)) break
+      assert.ok(Date.now() < deadline, `not healed: HEAL ${heal?.state}, ${cluster().state}, modes ${serving}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    console.log(`# ZooKeeper leader (node ${leader.id}) SIGKILLed → restarted, ensemble serving, cluster ACTIVE: ${Date.now() - t0} ms`)
+    assert.notEqual(node.pid, leader.pid, 'the node runs as a new process')
+    assert.ok(isAlive(node.pid!))
+    allPids.push(node.pid!)
+    // The controllers kept a ZooKeeper session: metadata changes still go through.
+    const admin = new Kafka({ clientId: 'cp-test', brokers: lc.bootstrap.split(','), logLevel: logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      assert.ok(await admin.createTopics({ topics: [{ topic: 'after-zookeeper-failover', numPartitions: 3, replicationFactor: 3 }], waitForLeaders: true }))
+    } finally {
+      await admin.disconnect()
+    }
+    await produce(lc.bootstrap, 10, 220)
+  })
+
   it('leaves nothing behind when a create fails', async () => {
     const cfgArn = 'arn:aws:kafka:us-east-1:000000000000:configuration/bad/6a7d1a0e-0000-4000-8000-000000000002'
     cp.store.insertConfiguration({
@@ -146,10 +187,11 @@ describe('control plane: detach, adopt, resume, heal a lost volume', { timeout: 
   })
 
   it('stops every process on close({stopClusters: true})', async () => {
-    const zkDir = cluster().runtime!.zookeeper?.dataDir
+    const zkNodes = cluster().runtime!.zookeeper?.nodes ?? []
+    allPids.push(...zookeeperPids())
     await cp.close({ stopClusters: true })
     for (const pid of allPids) assert.ok(!isAlive(pid), `pid ${pid} stopped`)
-    if (zkDir) assert.ok(!existsSync(path.join(zkDir, 'zookeeper.pid')))
+    for (const n of zkNodes) assert.ok(!existsSync(path.join(n.dir, 'zookeeper.pid')), `node ${n.id}'s pid file removed`)
   })
 })
 

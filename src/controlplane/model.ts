@@ -4,6 +4,8 @@
 // turned into MSK's wire shapes by the API layer (api/). Member names follow MSK's camelCase so a
 // record reads like the API that produced it.
 
+import type { ZooKeeperRuntime } from './zookeeper.js'
+
 export type ClusterState = 'ACTIVE' | 'CREATING' | 'DELETING' | 'FAILED' | 'HEALING' | 'MAINTENANCE' | 'REBOOTING_BROKER' | 'UPDATING'
 export type ClusterType = 'PROVISIONED' | 'SERVERLESS'
 
@@ -91,8 +93,8 @@ export interface ClusterRuntime {
   /** Everything of this cluster lives under it (the LocalCluster data dir, ZooKeeper's dir). */
   dataDir: string
   metadataMode: 'embedded' | 'zookeeper'
-  /** Set when the control plane runs a ZooKeeper for the cluster. */
-  zookeeper: { connect: string; port: number; dataDir: string; pid: number | null } | null
+  /** Set when the control plane runs a ZooKeeper ensemble for the cluster. */
+  zookeeper: ZooKeeperRuntime | null
   /** Why the cluster does not run as its version asks (e.g. no ZooKeeper installed), shown in stateInfo. */
   notice: string | null
   brokers: BrokerRuntime[]

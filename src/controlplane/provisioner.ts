@@ -1,12 +1,12 @@
 // Provisioning: where a cluster lives on this machine and what runs for it. One LocalCluster
 // (src/cluster) per MSK cluster under <root>/clusters/<name>-<uuid prefix>/kafka, its ZooKeeper
-// (for non-KRaft versions) under .../zookeeper; zones named after the region from the client
-// subnets (subnet i ↔ zone `${region}${'abc'[i]}`), brokers spread round-robin over them; ports
-// chosen so that no two clusters of this control plane ever share one (every port in use is read
-// from the store's runtimes and the clusters' cluster.json files, and a port handed out once in
-// this process is never handed out again). With a broker port base (`fjord start` passes 9092,
-// MSK's plaintext port), broker N is given base + N - 1 when that port is free and unused, a free
-// port otherwise.
+// ensemble (for non-KRaft versions) under .../zookeeper/node-<id>; zones named after the region
+// from the client subnets (subnet i ↔ zone `${region}${'abc'[i]}`), brokers spread round-robin
+// over them; ports chosen so that no two clusters of this control plane ever share one (every
+// port in use is read from the store's runtimes and the clusters' cluster.json files, and a port
+// handed out once in this process is never handed out again). With a broker port base (`fjord
+// start` passes 9092, MSK's plaintext port), broker N is given base + N - 1 when that port is
+// free and unused, a free port otherwise.
 
 import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
@@ -14,6 +14,7 @@ import { LocalCluster, type ClusterLogger, type ClusterOptions } from '../cluste
 import { allocatePorts, isPortFree } from '../cluster/ports.js'
 import { hasClusterFile, readClusterFile } from '../cluster/spec.js'
 import type { BrokerRuntime, ClusterRecord, ClusterRuntime, ClusterSpec, ConfigurationRecord } from './model.js'
+import { ENSEMBLE_SIZE, PORTS_PER_NODE, ensembleOf, ensemblePorts, planEnsemble } from './zookeeper.js'
 
 export const GiB = 2 ** 30
 const ZONE_LETTERS = 'abcdefghijklmnopqrstuvwxyz'
@@ -144,7 +145,7 @@ export class Provisioner {
       const rt = r.runtime
       if (!rt) continue
       for (const b of rt.brokers) used.add(b.port)
-      if (rt.zookeeper) used.add(rt.zookeeper.port)
+      if (rt.zookeeper) for (const p of ensemblePorts(ensembleOf(rt.zookeeper))) used.add(p)
       const kdir = kafkaDirOf(rt.dataDir)
       if (hasClusterFile(kdir)) {
         try {
@@ -200,7 +201,8 @@ export class Provisioner {
     const n = cluster.spec.numberOfBrokerNodes
     const controllers = zookeeper ? 2 : 1
     const ids = Array.from({ length: n }, (_, i) => i + 1)
-    const ports = [...(await this.brokerPorts(ids, all)), ...(await this.ports(controllers + (zookeeper ? 1 : 0), all))]
+    const zkPorts = zookeeper ? ENSEMBLE_SIZE * PORTS_PER_NODE : 0
+    const ports = [...(await this.brokerPorts(ids, all)), ...(await this.ports(controllers + zkPorts, all))]
     const now = new Date().toISOString()
     const brokers: BrokerRuntime[] = Array.from({ length: n }, (_, i) => {
       const z = zones[i % zones.length]!
@@ -218,12 +220,11 @@ export class Provisioner {
         addedTime: now,
       }
     })
-    const zkPort = zookeeper ? ports[n + controllers]! : null
     return {
       runtime: {
         dataDir: dir,
         metadataMode: zookeeper ? 'zookeeper' : 'embedded',
-        zookeeper: zkPort === null ? null : { connect: `${this.host}:${zkPort}`, port: zkPort, dataDir: zookeeperDirOf(dir), pid: null },
+        zookeeper: zookeeper ? planEnsemble(zookeeperDirOf(dir), this.host, ports.slice(n + controllers)) : null,
         notice: null,
         brokers,
         lastAutoScaleAt: null,

@@ -1,8 +1,8 @@
 // The reconciler: runs each cluster's operations, one at a time per cluster and oldest first, as
 // named steps recorded in the OperationRecord (so that a control plane restarted mid-operation
 // resumes at the step it was in: every step checks the actual state before acting), supervises
-// the clusters' processes (a broker that dies or hangs turns an ACTIVE cluster HEALING until it
-// is back and every partition is in sync again), and scales storage when usage passes the
+// the clusters' processes (a broker or ZooKeeper node that dies or hangs turns an ACTIVE cluster
+// HEALING until it is back and every partition is in sync again), and scales storage when usage passes the
 // cluster's target. Provisioning is in provisioner.ts, Kafka-side actions in cluster-admin.ts.
 // See README.md (## Reconciler).
 
@@ -31,7 +31,7 @@ import {
   volumeBytesOf,
   zonesFor,
 } from './provisioner.js'
-import { startZooKeeper, stopZooKeeper, zookeeperUnavailable } from './zookeeper.js'
+import { ensembleOf, ensembleServes, isOurZooKeeper, startEnsemble, startZooKeeperNode, stopEnsemble, zookeeperUnavailable, type ZooKeeperNodeRuntime } from './zookeeper.js'
 
 export interface ReconcilerLogger extends ClusterLogger {
   debug?(obj: object, msg?: string): void
@@ -43,6 +43,8 @@ export interface ReconcilerOptions {
   logger?: ReconcilerLogger
   /** Storage usage check (and auto-scaling) period; default 5000 ms, 0 turns it off. */
   usageCheckIntervalMs?: number
+  /** How often the ZooKeeper nodes are checked for life; default 1000 ms. */
+  zookeeperCheckIntervalMs?: number
   /** Longest wait of one step (brokers up, replicas in sync, reassignments); default 10 min. */
   stepTimeoutMs?: number
   /**
@@ -110,12 +112,17 @@ export class Reconciler implements OperationRunner {
   #closed = false
   #usageTimer: NodeJS.Timeout | null = null
   #usageRunning = false
+  readonly #zkEveryMs: number
+  #zkTimer: NodeJS.Timeout | null = null
+  /** Back-off of each ZooKeeper node restarted, by `<cluster arn> <node id>`. */
+  readonly #zkRestarts = new Map<string, { at: number; backoffMs: number }>()
 
   constructor(opts: ReconcilerOptions) {
     this.#store = opts.store
     this.#prov = opts.provisioner
     this.#log = opts.logger ?? silent
     this.#usageEveryMs = opts.usageCheckIntervalMs ?? 5_000
+    this.#zkEveryMs = opts.zookeeperCheckIntervalMs ?? 1_000
     this.#stepTimeoutMs = opts.stepTimeoutMs ?? 600_000
     this.#throttle = opts.reassignmentThrottleBytesPerSec === undefined ? 50 * 2 ** 20 : opts.reassignmentThrottleBytesPerSec
     this.#hook = opts.testHook
@@ -126,9 +133,15 @@ export class Reconciler implements OperationRunner {
 
   /**
    * Adopts every provisioned cluster (its processes keep running; the dead ones are restarted by
-   * their supervisor) and its ZooKeeper, then resumes the unfinished operations.
+   * their supervisor) and its ZooKeeper ensemble, then resumes the unfinished operations.
    */
   async start(): Promise<void> {
+    for (const c of this.#store.listClusters()) {
+      // Clusters created before ensembles ran one standalone ZooKeeper: the same node, recorded as an ensemble of one.
+      if (c.runtime?.zookeeper && !Array.isArray(c.runtime.zookeeper.nodes)) {
+        this.#store.updateCluster(c.arn, (x) => void (x.runtime!.zookeeper = ensembleOf(x.runtime!.zookeeper)))
+      }
+    }
     for (const c of this.#store.listClusters()) {
       if (!c.runtime) continue
       try {
@@ -148,6 +161,10 @@ export class Reconciler implements OperationRunner {
     if (this.#usageEveryMs > 0) {
       this.#usageTimer = setInterval(() => void this.#checkUsage(), this.#usageEveryMs)
       this.#usageTimer.unref()
+    }
+    if (this.#zkEveryMs > 0) {
+      this.#zkTimer = setInterval(() => this.#checkZooKeepers(), this.#zkEveryMs)
+      this.#zkTimer.unref()
     }
   }
 
@@ -187,13 +204,14 @@ export class Reconciler implements OperationRunner {
   async close(opts: { stopClusters: boolean }): Promise<void> {
     this.#closed = true
     if (this.#usageTimer) clearInterval(this.#usageTimer)
+    if (this.#zkTimer) clearInterval(this.#zkTimer)
     await Promise.all([...this.#workers.values()].map((w) => w.running))
     await Promise.all([...this.#admins.values()].map((a) => a.close()))
     this.#admins.clear()
     const zookeepers = opts.stopClusters ? this.#store.listClusters().flatMap((c) => (c.runtime?.zookeeper ? [c.runtime.zookeeper] : [])) : []
     await this.#prov.closeAll(opts.stopClusters)
     // ZooKeeper after the brokers and controllers, which need it to stop cleanly.
-    for (const zk of zookeepers) await stopZooKeeper(zk.dataDir, zk.pid)
+    for (const zk of zookeepers) await stopEnsemble(zk)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -398,7 +416,8 @@ export class Reconciler implements OperationRunner {
     this.#admins.delete(arn)
     await a?.close()
     await this.#prov.stop(arn, runtime)
-    if (runtime?.zookeeper) await stopZooKeeper(runtime.zookeeper.dataDir, runtime.zookeeper.pid)
+    // The stored runtime has the pids of nodes restarted since `runtime` was read.
+    if (runtime?.zookeeper) await stopEnsemble(this.#store.getCluster(arn)?.runtime?.zookeeper ?? runtime.zookeeper)
     this.#prov.removeDir(runtime)
   }
 
@@ -464,9 +483,46 @@ export class Reconciler implements OperationRunner {
   }
 
   async #ensureZooKeeper(c: ClusterRecord): Promise<void> {
-    const zk = c.runtime!.zookeeper!
-    const pid = await startZooKeeper(zk.dataDir, this.#prov.host, zk.port)
-    if (pid !== zk.pid) this.#store.updateCluster(c.arn, (x) => void (x.runtime!.zookeeper!.pid = pid))
+    const pids = await startEnsemble(c.runtime!.zookeeper!, this.#prov.host)
+    this.#store.updateCluster(c.arn, (x) => x.runtime!.zookeeper!.nodes.forEach((n, i) => (n.pid = pids[i]!)))
+  }
+
+  /**
+   * The ZooKeeper nodes are the control plane's own processes (no LocalCluster supervises them):
+   * a node found dead is started again, with a back-off (1 s doubling to 30 s, forgotten once it
+   * has run for a minute), and an ACTIVE cluster heals until the whole ensemble serves again. The
+   * remaining nodes keep a quorum meanwhile, so the controllers keep their sessions.
+   */
+  #checkZooKeepers(): void {
+    if (this.#closed) return
+    const now = Date.now()
+    for (const c of this.#store.listClusters()) {
+      const zk = c.runtime?.zookeeper
+      if (!zk || c.state === 'CREATING' || c.state === 'DELETING' || c.state === 'FAILED') continue
+      for (const node of zk.nodes) {
+        const key = `${c.arn} ${node.id}`
+        const last = this.#zkRestarts.get(key)
+        if (isOurZooKeeper(node.pid, node.dir)) {
+          if (last && now - last.at > 60_000) this.#zkRestarts.delete(key)
+          continue
+        }
+        if (last && now - last.at < last.backoffMs) continue
+        this.#restartZooKeeperNode(c, node, last ? Math.min(last.backoffMs * 2, 30_000) : 1_000)
+      }
+    }
+  }
+
+  #restartZooKeeperNode(c: ClusterRecord, node: ZooKeeperNodeRuntime, backoffMs: number): void {
+    this.#zkRestarts.set(`${c.arn} ${node.id}`, { at: Date.now(), backoffMs })
+    const why = `ZooKeeper node ${node.id} exited (pid ${node.pid ?? 'none'})`
+    try {
+      const pid = startZooKeeperNode(c.runtime!.zookeeper!, this.#prov.host, node)
+      this.#store.updateCluster(c.arn, (x) => void (x.runtime!.zookeeper!.nodes.find((n) => n.id === node.id)!.pid = pid))
+      this.#log.warn({ cluster: c.name, node: node.id, pid }, `${why}: restarted`)
+    } catch (err) {
+      this.#log.error({ cluster: c.name, node: node.id, err: (err as Error).message }, `${why}: cannot restart it`)
+    }
+    this.#heal(c.arn, why)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -887,6 +943,12 @@ export class Reconciler implements OperationRunner {
       // The supervisor restarts the process (with back-off); wait as long as it takes.
       while (lc.status().some((p) => p.state !== 'running')) {
         if (lc.status().some((p) => p.state === 'stopped')) await lc.start()
+        await admin.pause(100)
+      }
+      // A restarted ZooKeeper node serves once it has rejoined the quorum (#checkZooKeepers restarts it).
+      for (;;) {
+        const zk = this.#cluster(arn).runtime?.zookeeper
+        if (!zk || (await ensembleServes(zk, this.#prov.host))) break
         await admin.pause(100)
       }
     })
