@@ -253,6 +253,7 @@ function describeText(c: Cluster, bootstrap: string | null): string {
       ['Configuration', sw?.ConfigurationArn ? `${sw.ConfigurationArn} (revision ${sw.ConfigurationRevision})` : null],
       ['Storage mode', p.StorageMode],
     )
+    if (p.ZookeeperConnectString) rows.push(['ZooKeeper', p.ZookeeperConnectString])
   } else if (c.Serverless) {
     rows.push(['Subnets', subnetsOf(c).join(', ')])
   }
