@@ -604,3 +604,87 @@ describe('topic creation', () => {
     await assert.rejects(start({ clusterId: 'another' }, store), /does not match/)
   })
 })
+
+describe('dynamic broker configs', () => {
+  const VOLUME = 'volume.size.bytes'
+  const FOLLOWER = 'follower.replication.throttled.rate'
+
+  test('layers for the cluster default and any broker id: merged, deleted, replaced; validateOnly and no-op changes write nothing; bad keys, values and names refused', async () => {
+    const h = await start()
+    try {
+      await h.register(1)
+      const pushed: MetadataRecord[] = []
+      h.c.subscribe((records) => pushed.push(...records))
+      assert.deepEqual(await h.c.alterBrokerConfigs('', { [VOLUME]: '1000000' }, false, false), { [VOLUME]: '1000000' })
+      // a broker id that is not registered is accepted, as Kafka's controller does; '02' is broker 2
+      assert.deepEqual(await h.c.alterBrokerConfigs('7', { [FOLLOWER]: '1024' }, false, false), { [FOLLOWER]: '1024' })
+      await h.c.alterBrokerConfigs('02', { [FOLLOWER]: '2048', [VOLUME]: '5000' }, false, false)
+      assert.deepEqual(h.c.image.brokerConfigs('2'), { [FOLLOWER]: '2048', [VOLUME]: '5000' })
+      assert.deepEqual(pushed.map((r) => r.type === 'brokerConfigs' && r.broker), ['', '7', '2'])
+
+      // merge: SET one key, DELETE another (null), the rest kept
+      await h.c.alterBrokerConfigs('2', { [FOLLOWER]: '4096', [VOLUME]: null }, false, false)
+      assert.deepEqual(h.c.image.brokerConfigs('2'), { [FOLLOWER]: '4096' })
+      // replace: the layer becomes what is given; {} removes it
+      await h.c.alterBrokerConfigs('7', { [VOLUME]: '9000' }, true, false)
+      assert.deepEqual(h.c.image.brokerConfigs('7'), { [VOLUME]: '9000' })
+      await h.c.alterBrokerConfigs('7', {}, true, false)
+      assert.deepEqual(h.c.image.brokerConfigs('7'), {})
+      assert.ok(!h.c.image.toRecords().some((r) => r.type === 'brokerConfigs' && r.broker === '7'), 'an empty layer is not in the snapshot')
+
+      const appends = h.store.appends
+      assert.deepEqual(await h.c.alterBrokerConfigs('', { [VOLUME]: '1' }, false, true), { [VOLUME]: '1' })
+      await h.c.alterBrokerConfigs('', { [VOLUME]: '1000000' }, false, false)
+      await h.c.alterBrokerConfigs('9', { [VOLUME]: null }, false, false)
+      assert.equal(h.store.appends, appends, 'validateOnly and changes that change nothing append nothing')
+      assert.deepEqual(h.c.image.brokerConfigs(''), { [VOLUME]: '1000000' })
+
+      await rejectsWith(h.c.alterBrokerConfigs('', { 'num.partitions': '3' }, false, false), E.INVALID_REQUEST, 'a static setting')
+      await rejectsWith(h.c.alterBrokerConfigs('', { [VOLUME]: '-2' }, false, false), E.INVALID_CONFIG, 'a bad value')
+      await rejectsWith(h.c.alterBrokerConfigs('', { [VOLUME]: null }, true, false), E.INVALID_REQUEST, 'a null value replacing')
+      await rejectsWith(h.c.alterBrokerConfigs('x', { [VOLUME]: '1' }, false, false), E.INVALID_REQUEST, 'a name that is no number')
+      await rejectsWith(h.c.alterBrokerConfigs('-1', { [VOLUME]: '1' }, false, false), E.INVALID_REQUEST, 'a negative id')
+      assert.deepEqual(h.c.image.brokerConfigs(''), { [VOLUME]: '1000000' })
+    } finally {
+      await h.close()
+    }
+  })
+
+  test('kept across controller restarts, from the log and from a snapshot; a log from before them loads with none', async () => {
+    const old = new MemoryMetadataStore()
+    const first = await start({}, old)
+    await first.register(1)
+    await first.close()
+    assert.ok(!old.log.some((r) => r.type === 'brokerConfigs'))
+    const upgraded = await start({}, old)
+    try {
+      assert.deepEqual(upgraded.c.image.brokerConfigs(''), {})
+      assert.deepEqual(upgraded.c.image.brokerConfigs('1'), {})
+      await upgraded.c.alterBrokerConfigs('', { [VOLUME]: '123' }, false, false)
+      await upgraded.c.alterBrokerConfigs('1', { [FOLLOWER]: '456' }, false, false)
+    } finally {
+      await upgraded.close()
+    }
+    const fromLog = await start({ snapshotEveryRecords: 3 }, old)
+    try {
+      assert.deepEqual(fromLog.c.image.brokerConfigs(''), { [VOLUME]: '123' })
+      assert.deepEqual(fromLog.c.image.brokerConfigs('1'), { [FOLLOWER]: '456' })
+      const snapshots = old.snapshots
+      await fromLog.c.alterBrokerConfigs('2', { [FOLLOWER]: '789' }, false, false)
+      await fromLog.register(2)
+      await fromLog.register(3)
+      assert.ok(old.snapshots > snapshots, 'a snapshot was taken')
+      assert.ok(old.snapshot.some((r) => r.type === 'brokerConfigs' && r.broker === '' && r.configs[VOLUME] === '123'), 'the snapshot holds the layers')
+    } finally {
+      await fromLog.close()
+    }
+    const fromSnapshot = await start({}, old)
+    try {
+      assert.deepEqual(fromSnapshot.c.image.brokerConfigs(''), { [VOLUME]: '123' })
+      assert.deepEqual(fromSnapshot.c.image.brokerConfigs('1'), { [FOLLOWER]: '456' })
+      assert.deepEqual(fromSnapshot.c.image.brokerConfigs('2'), { [FOLLOWER]: '789' })
+    } finally {
+      await fromSnapshot.close()
+    }
+  })
+})

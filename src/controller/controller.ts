@@ -2,7 +2,8 @@
 // sessions (a broker whose session lapses is fenced: out of every ISR, its leaderships moved),
 // assigns partitions to brokers spread over racks, elects leaders from the ISR, commits the ISR
 // changes leaders propose (with partition-epoch checks, so a deposed leader's proposal fails),
-// runs reassignments and preferred-leader elections, and hands out producer-id blocks.
+// runs reassignments and preferred-leader elections, records topic configs and dynamic broker
+// configs, and hands out producer-id blocks.
 //
 // Every change is computed from the current image as records, appended through the backend
 // (embedded file or ZooKeeper), then applied and published to the brokers. Changes run one at a
@@ -11,6 +12,7 @@
 import { randomBytes } from 'node:crypto'
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import type { ControllerCandidate, MetadataLogBackend } from './backend.js'
+import { brokerConfigResource, validateDynamicSetting } from './broker-configs.js'
 import { MetadataImage, type BrokerRegistration, type MetadataRecord, type PartitionState, type TopicRecord } from './records.js'
 import { validateTopicConfig } from './topic-configs.js'
 import { validateTopicName } from './topic-names.js'
@@ -456,6 +458,35 @@ export class Controller {
       if (!this.image.topic(name)) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist.`)
       for (const [k, v] of Object.entries(configs)) validateTopicConfig(k, v)
       return { records: validateOnly ? [] : [{ type: 'configs', topic: name, configs }], result: undefined }
+    })
+  }
+
+  /**
+   * Changes a layer of dynamic broker configs (Kafka's BROKER resource): '' the cluster default,
+   * else a broker id, registered or not, as Kafka's controller accepts. `replace` (AlterConfigs):
+   * the layer becomes `changes`; otherwise (IncrementalAlterConfigs) `changes` are merged into it,
+   * a null value deleting its key. Merging here, on the layer as committed, keeps two changes to
+   * one layer arriving through different brokers from undoing each other. Only the keys given are
+   * validated: keys already in the layer were valid when set. Resolves with the resulting layer;
+   * a change that leaves it as it is writes nothing.
+   */
+  alterBrokerConfigs(resource: string, changes: Record<string, string | null>, replace: boolean, validateOnly: boolean): Promise<Record<string, string>> {
+    return this.run(() => {
+      const broker = brokerConfigResource(resource)
+      for (const [name, value] of Object.entries(changes)) {
+        if (value === null) {
+          if (replace) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${name}`)
+        } else validateDynamicSetting(name, value)
+      }
+      const current = this.image.brokerConfigs(broker)
+      const next: Record<string, string> = replace ? {} : { ...current }
+      for (const [name, value] of Object.entries(changes)) {
+        if (value === null) delete next[name]
+        else next[name] = value
+      }
+      const unchanged = Object.keys(next).length === Object.keys(current).length && Object.entries(next).every(([k, v]) => current[k] === v)
+      const records: MetadataRecord[] = validateOnly || unchanged ? [] : [{ type: 'brokerConfigs', broker, configs: next }]
+      return { records, result: next }
     })
   }
 

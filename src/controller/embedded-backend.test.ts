@@ -5,6 +5,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NotControllerError } from './backend.js'
+import { Controller } from './controller.js'
 import { EMBEDDED_LOCK_FILE, EMBEDDED_LOG_FILE, EMBEDDED_SNAPSHOT_FILE, EmbeddedBackend, encodeFrame } from './embedded-backend.js'
 import type { MetadataRecord } from './records.js'
 
@@ -153,6 +154,38 @@ test('embedded: a crash between writing the snapshot and emptying the log loads 
     await next.append([topic('c')])
     await next.close()
     assert.deepEqual(await new EmbeddedBackend(dir).load(), [...snap, topic('c')])
+  }))
+
+test('embedded: a controller replays dynamic broker configs from the log and from a snapshot; a log from before them loads with none', () =>
+  withDir(async (dir) => {
+    // a log as an older Fjord wrote it: no brokerConfigs records
+    writeFileSync(join(dir, EMBEDDED_LOG_FILE), encodeFrame({ offset: 0, epoch: 1, records: [{ type: 'cluster', clusterId: 'old' }, topic('a'), partition('a', 0)] }))
+    const controller = async (options: { snapshotEveryRecords?: number } = {}): Promise<Controller> => {
+      const c = new Controller(new EmbeddedBackend(dir), me, { leaderImbalanceCheckIntervalMs: 0, ...options })
+      await c.activate()
+      return c
+    }
+    const layers = (c: Controller) => [c.image.brokerConfigs(''), c.image.brokerConfigs('2')]
+    const upgraded = await controller()
+    assert.equal(upgraded.image.clusterId, 'old')
+    assert.deepEqual(layers(upgraded), [{}, {}])
+    await upgraded.alterBrokerConfigs('', { 'volume.size.bytes': '1000000' }, false, false)
+    await upgraded.alterBrokerConfigs('2', { 'follower.replication.throttled.rate': '1024' }, false, false)
+    await upgraded.close()
+    const expected = [{ 'volume.size.bytes': '1000000' }, { 'follower.replication.throttled.rate': '1024' }]
+
+    const fromLog = await controller({ snapshotEveryRecords: 1 })
+    assert.deepEqual(layers(fromLog), expected)
+    await fromLog.alterBrokerConfigs('', { 'leader.replication.throttled.rate': '2048' }, false, false) // snapshots
+    await fromLog.close()
+    const snapshot = JSON.parse(readFileSync(join(dir, EMBEDDED_SNAPSHOT_FILE), 'utf8')) as { records: MetadataRecord[] }
+    assert.deepEqual(snapshot.records.filter((r) => r.type === 'brokerConfigs').map((r) => r.type === 'brokerConfigs' && r.broker).sort(), ['', '2'])
+    assert.equal(statSync(join(dir, EMBEDDED_LOG_FILE)).size, 0, 'the snapshot holds everything')
+
+    const fromSnapshot = await controller()
+    assert.deepEqual(layers(fromSnapshot), [{ ...expected[0], 'leader.replication.throttled.rate': '2048' }, expected[1]])
+    assert.equal(fromSnapshot.image.topic('a')?.partitions, 1)
+    await fromSnapshot.close()
   }))
 
 test('embedded: every campaign bumps the persisted controller epoch', () =>

@@ -36,6 +36,11 @@ export type MetadataRecord =
   | { type: 'topic'; name: string; id: string; internal: boolean; configs: Record<string, string> }
   | { type: 'removeTopic'; name: string }
   | { type: 'configs'; topic: string; configs: Record<string, string> }
+  /**
+   * A layer of dynamic broker configs, whole: `broker` is '' for the cluster-wide default, else a
+   * broker id. An empty `configs` removes the layer.
+   */
+  | { type: 'brokerConfigs'; broker: string; configs: Record<string, string> }
   | ({ type: 'partition'; topic: string; partition: number } & PartitionState)
   | { type: 'producerIds'; nextBlock: number }
 
@@ -59,6 +64,8 @@ export class MetadataImage {
   offset = 0
   nextProducerIdBlock = 0
   readonly brokers = new Map<number, BrokerRegistration>()
+  /** Dynamic broker config layers by resource name ('' the cluster default, else a broker id); none empty. */
+  private readonly brokerConfigLayers = new Map<string, Record<string, string>>()
   private readonly topics = new Map<string, TopicRecord>()
   private readonly byId = new Map<string, TopicRecord>()
 
@@ -100,6 +107,10 @@ export class MetadataImage {
         if (t) t.configs = r.configs
         break
       }
+      case 'brokerConfigs':
+        if (Object.keys(r.configs).length === 0) this.brokerConfigLayers.delete(r.broker)
+        else this.brokerConfigLayers.set(r.broker, r.configs)
+        break
       case 'partition': {
         const t = this.topics.get(r.topic)
         if (!t) break
@@ -135,6 +146,11 @@ export class MetadataImage {
     return this.topics.get(topic)?.states[partition]
   }
 
+  /** The dynamic configs of a BROKER resource ('' the cluster default, else a broker id); {} when none. */
+  brokerConfigs(resource: string): Readonly<Record<string, string>> {
+    return this.brokerConfigLayers.get(resource) ?? {}
+  }
+
   liveBrokers(): BrokerRegistration[] {
     return [...this.brokers.values()].filter((b) => !b.fenced).sort((a, b) => a.id - b.id)
   }
@@ -144,6 +160,7 @@ export class MetadataImage {
     const out: MetadataRecord[] = []
     if (this.clusterId) out.push({ type: 'cluster', clusterId: this.clusterId })
     for (const b of this.brokers.values()) out.push({ type: 'broker', ...b })
+    for (const [broker, configs] of this.brokerConfigLayers) out.push({ type: 'brokerConfigs', broker, configs })
     for (const t of this.topics.values()) {
       out.push({ type: 'topic', name: t.name, id: t.id, internal: t.internal, configs: t.configs })
       t.states.forEach((s, partition) => out.push({ type: 'partition', topic: t.name, partition, ...s }))

@@ -79,6 +79,8 @@ export class ControllerSession {
         return c.createPartitions(p.topic as string, p.count as number, p.validateOnly === true, p.assignments as number[][] | undefined)
       case 'setConfigs':
         return c.setConfigs(p.topic as string, p.configs as Record<string, string>, p.validateOnly === true)
+      case 'alterBrokerConfigs':
+        return c.alterBrokerConfigs(p.resource as string, p.changes as Record<string, string | null>, p.replace === true, p.validateOnly === true)
       case 'alterPartition':
         return c.alterPartition(p as never)
       case 'electLeaders':

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import type { Client } from 'node-zookeeper-client'
 import { NotControllerError, type ControllerCandidate } from './backend.js'
+import { Controller } from './controller.js'
 import type { MetadataRecord } from './records.js'
 import { ZooKeeperBackend } from './zookeeper-backend.js'
 import { connectClient, zookeeperForTest, type ZooKeeperForTest } from '../../test/helpers/zookeeper.js'
@@ -301,6 +302,34 @@ test('zookeeper: snapshots over 1 MB are chunked, compact the log, and load with
     const b = zk.backend()
     await b.campaign(B, () => {})
     assert.deepEqual(await b.load(), [...small, topic('last')])
+  }))
+
+test('zookeeper: a controller replays dynamic broker configs from the log and from a snapshot, on another candidate too', opts, () =>
+  withZk(async (zk) => {
+    const controller = async (candidate: ControllerCandidate, options: { snapshotEveryRecords?: number } = {}): Promise<Controller> => {
+      const c = new Controller(zk.backend(), candidate, { leaderImbalanceCheckIntervalMs: 0, ...options })
+      await c.activate()
+      return c
+    }
+    const layers = (c: Controller) => [c.image.brokerConfigs(''), c.image.brokerConfigs('3')]
+    const a = await controller(A)
+    assert.deepEqual(layers(a), [{}, {}])
+    await a.alterBrokerConfigs('', { 'volume.size.bytes': '1000000' }, false, false)
+    await a.alterBrokerConfigs('3', { 'follower.replication.throttled.rate': '1024', 'volume.size.bytes': '2000000' }, false, false)
+    await a.alterBrokerConfigs('3', { 'volume.size.bytes': null }, false, false)
+    await a.close()
+    const expected = [{ 'volume.size.bytes': '1000000' }, { 'follower.replication.throttled.rate': '1024' }]
+
+    const b = await controller(B, { snapshotEveryRecords: 1 })
+    assert.deepEqual(layers(b), expected)
+    await b.alterBrokerConfigs('', { 'leader.replication.throttled.rate': '2048' }, false, false) // snapshots
+    await b.close()
+    const raw = await zk.raw()
+    assert.deepEqual(await zkCall<string[]>((cb) => raw.getChildren(`${zk.root}/metadata/log`, cb)), [], 'the snapshot holds everything')
+
+    const c = await controller(C)
+    assert.deepEqual(layers(c), [{ ...expected[0], 'leader.replication.throttled.rate': '2048' }, expected[1]])
+    await c.close()
   }))
 
 test('zookeeper: an append whose answer is lost is resolved, neither lost nor doubled', opts, () =>
