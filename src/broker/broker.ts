@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import type { Logger } from 'pino'
-import type { TopicRecord, PartitionState } from '../controller/records.js'
+import type { MetadataImage, MetadataRecord, TopicRecord, PartitionState } from '../controller/records.js'
 import { Controller, type Outcome, type TopicCreation } from '../controller/controller.js'
 import { EmbeddedBackend } from '../controller/embedded-backend.js'
 import { InProcessChannel } from '../controller/rpc.js'
@@ -20,7 +20,7 @@ import { ReplicaManager } from '../replication/replica-manager.js'
 import type { PartitionReplica } from '../replication/partition-replica.js'
 import { BrokerMetadata } from './broker-metadata.js'
 import { boolSetting, intSetting, parseListener, type BrokerSettings } from './config.js'
-import { DynamicBrokerConfig } from './dynamic-config.js'
+import { DynamicBrokerConfig, validateDynamicSetting, type DynamicScope } from './dynamic-config.js'
 import { Connection } from './connection.js'
 import { ControllerLink } from './controller-link.js'
 import { DelayedQueue } from './delayed.js'
@@ -69,7 +69,7 @@ export class Broker {
   readonly replicas: ReplicaManager
   /** The in-process controller of a standalone broker; null when the controller runs elsewhere. */
   readonly embeddedController: Controller | null
-  /** Settings changed at run time (volume.size.bytes, the replication throttles) over the static ones. */
+  /** Settings changed at run time (volume.size.bytes, the replication throttles) over the static ones, as the metadata has them. */
   readonly dynamicConfig: DynamicBrokerConfig
   /** Consumer groups and committed offsets; opened after the logs. */
   groups!: GroupCoordinator
@@ -158,7 +158,7 @@ export class Broker {
     return broker
   }
 
-  /** A dynamic setting's effective value changed (IncrementalAlterConfigs, AlterConfigs): apply it now. */
+  /** A dynamic setting's effective value changed (a new layer in the metadata): apply it now. */
   private applyDynamicSetting(name: string, value: string): void {
     if (name === 'volume.size.bytes') {
       this.logs.volume.setLimit(Number(value))
@@ -168,6 +168,40 @@ export class Broker {
       quota.rate = Number(value)
       this.log.info({ setting: name, value }, 'replication throttle changed')
     }
+  }
+
+  /**
+   * Takes the cluster default layer and this broker's own layer of dynamic configs from the
+   * metadata image. A key this broker does not take live, or a bad value (written by another
+   * version of Fjord), is left out with a warning rather than refusing the whole layer.
+   */
+  private adoptDynamicConfigs(image: MetadataImage): void {
+    const layer = (resource: string): Map<string, string> => {
+      const out = new Map<string, string>()
+      for (const [name, value] of Object.entries(image.brokerConfigs(resource))) {
+        try {
+          validateDynamicSetting(name, value)
+          out.set(name, value)
+        } catch (err) {
+          this.log.warn({ resource, setting: name, value, err: (err as Error).message }, 'ignoring a dynamic broker config from the metadata')
+        }
+      }
+      return out
+    }
+    this.dynamicConfig.replace({ default: layer(''), broker: layer(String(this.brokerId)) })
+  }
+
+  /**
+   * Changes a layer of dynamic configs (IncrementalAlterConfigs: `replace` false, a null value
+   * deletes its key; AlterConfigs: `replace` true) once its keys are known to be dynamic: the values
+   * are checked here (INVALID_CONFIG), then the controller records the layer. Resolves once this
+   * broker runs with it: the controller's metadata push arrives before its answer.
+   */
+  async alterDynamicConfigs(scope: DynamicScope, changes: ReadonlyMap<string, string | null>, replace: boolean, validateOnly: boolean): Promise<void> {
+    for (const [name, value] of changes) if (value !== null) validateDynamicSetting(name, value)
+    if (validateOnly) return
+    const resource = scope === 'default' ? '' : String(this.brokerId)
+    await this.link.call('alterBrokerConfigs', { resource, changes: Object.fromEntries(changes), replace, validateOnly })
   }
 
   /**
@@ -209,12 +243,15 @@ export class Broker {
   }
 
   /**
-   * Registers with the controller, takes the first metadata image, sets up the replicas it
-   * assigns here, then opens the coordinators on the internal partitions this broker leads.
+   * Registers with the controller, takes the first metadata image (with this broker's dynamic
+   * configs), sets up the replicas it assigns here, then opens the coordinators on the internal
+   * partitions this broker leads.
    */
   private async join(): Promise<void> {
     this.link.onChange((records, reset) => {
       const image = this.link.image
+      const mine = (r: MetadataRecord): boolean => r.type === 'brokerConfigs' && (r.broker === '' || r.broker === String(this.brokerId))
+      if (reset || records.some(mine)) this.adoptDynamicConfigs(image)
       for (const r of records) {
         if (r.type === 'configs' || r.type === 'topic' || r.type === 'removeTopic' || reset) {
           const names = reset ? [...image.allTopics()].map((t) => t.name) : [r.type === 'configs' ? r.topic : (r as { name: string }).name]

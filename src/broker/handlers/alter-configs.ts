@@ -6,10 +6,13 @@
 //   known and every value valid (INVALID_CONFIG naming the key), and the topic must exist
 //   (UNKNOWN_TOPIC_OR_PARTITION).
 // - BROKER ("" for the cluster default, or this broker's id): the given keys replace the dynamic
-//   overrides of that layer (src/broker/dynamic-config.ts) and apply at once. Only
-//   volume.size.bytes and the replication throttles are dynamic; any other key is INVALID_REQUEST ("Cannot update these configs
-//   dynamically"), as Kafka answers for static settings; a bad value is INVALID_CONFIG; an empty
-//   set removes the layer's overrides. Another broker id is INVALID_REQUEST.
+//   overrides of that layer (src/broker/dynamic-config.ts): checked here, then recorded by the
+//   controller in the cluster metadata, from which every broker (for "") or this one applies
+//   them; the answer comes once this broker runs with them. Only volume.size.bytes and the
+//   replication throttles are dynamic; any other key is INVALID_REQUEST ("Cannot update these
+//   configs dynamically"), as Kafka answers for static settings; a bad value is INVALID_CONFIG; an
+//   empty set removes the layer's overrides. Another broker id is INVALID_REQUEST, as Kafka's
+//   broker answers. No controller within controller.request.timeout.ms: REQUEST_TIMED_OUT.
 // - Any other resource type (BROKER_LOGGER included, which the legacy API never supported) is
 //   INVALID_REQUEST.
 
@@ -86,7 +89,7 @@ export const alterConfigsHandler = defineHandler(Apis.AlterConfigs, async (ctx, 
         }
         case ResourceType.BROKER: {
           const scope = brokerScope(broker, r.resourceName, r.configs.map((c) => c.name))
-          broker.dynamicConfig.replace(scope, new Map(r.configs.map((c) => [c.name, c.value!])), req.validateOnly)
+          await broker.alterDynamicConfigs(scope, new Map(r.configs.map((c) => [c.name, c.value!])), true, req.validateOnly)
           break
         }
         default:

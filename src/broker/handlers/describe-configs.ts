@@ -7,9 +7,10 @@
 //   says the same with isDefault. Synonyms (v1+, when asked) list the chain most specific first.
 //   An invalid name answers INVALID_TOPIC_EXCEPTION, an unknown topic UNKNOWN_TOPIC_OR_PARTITION.
 // - BROKER: resourceName "" means the cluster-wide dynamic defaults: those set live
-//   (DYNAMIC_DEFAULT_BROKER_CONFIG). This broker's id gives every broker setting with the value
-//   it runs with: DYNAMIC_BROKER_CONFIG / DYNAMIC_DEFAULT_BROKER_CONFIG when changed live
-//   (src/broker/dynamic-config.ts), STATIC_BROKER_CONFIG when set explicitly, DEFAULT_CONFIG when
+//   (DYNAMIC_DEFAULT_BROKER_CONFIG), as this broker has them from the cluster metadata. This
+//   broker's id gives every broker setting with the value it runs with: DYNAMIC_BROKER_CONFIG /
+//   DYNAMIC_DEFAULT_BROKER_CONFIG when changed live (src/broker/dynamic-config.ts; kept in the
+//   metadata across restarts), STATIC_BROKER_CONFIG when set explicitly, DEFAULT_CONFIG when
 //   left at its default; read-only except the dynamic ones (volume.size.bytes, follower/leader.replication.throttled.rate). Another id is
 //   INVALID_REQUEST.
 // - BROKER_LOGGER: this broker's id answers an empty list (Fjord has no per-logger levels).

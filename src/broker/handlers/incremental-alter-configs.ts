@@ -8,10 +8,14 @@
 //   naming the key); DELETE of a key that is not set is a no-op. Unknown topic:
 //   UNKNOWN_TOPIC_OR_PARTITION.
 // - BROKER ("" for the cluster default, or this broker's id): SET and DELETE of a dynamic
-//   setting (volume.size.bytes, follower/leader.replication.throttled.rate: src/broker/dynamic-config.ts) change that layer and apply
-//   at once; a bad value is INVALID_CONFIG, APPEND/SUBTRACT INVALID_CONFIG (not a list). Any
-//   other key is INVALID_REQUEST ("Cannot update these configs dynamically"), as Kafka answers
-//   for static settings.
+//   setting (volume.size.bytes, follower/leader.replication.throttled.rate:
+//   src/broker/dynamic-config.ts) are checked here, then the controller merges them into that
+//   layer of the cluster metadata, from which every broker (for "") or this one applies them; the
+//   answer comes once this broker runs with them. A bad value is INVALID_CONFIG, APPEND/SUBTRACT
+//   INVALID_CONFIG (not a list). Any other key is INVALID_REQUEST ("Cannot update these configs
+//   dynamically"), as Kafka answers for static settings. Another broker's id is INVALID_REQUEST,
+//   as Kafka's broker answers (Kafka's admin clients send it to that broker). No controller
+//   within controller.request.timeout.ms: REQUEST_TIMED_OUT (retriable).
 // - BROKER_LOGGER (this broker's id): Fjord has no named loggers, so SET or DELETE of a logger is
 //   INVALID_CONFIG ("Logger … does not exist!"), APPEND/SUBTRACT INVALID_REQUEST, as in Kafka.
 // Deviation: APPEND/SUBTRACT on a key without override start from its effective value (which
@@ -69,16 +73,16 @@ function applyTopicOps(broker: Broker, topic: string, ops: readonly Op[]): Recor
   return overrides
 }
 
-/** A BROKER resource: SET and DELETE of dynamic settings on the layer it names. */
-function alterBroker(broker: Broker, resourceName: string, ops: readonly Op[], validateOnly: boolean): void {
+/** A BROKER resource: SET and DELETE of dynamic settings on the layer it names (null: DELETE). */
+async function alterBroker(broker: Broker, resourceName: string, ops: readonly Op[], validateOnly: boolean): Promise<void> {
   const scope = brokerScope(broker, resourceName, ops.map((op) => op.name))
-  const next = new Map(broker.dynamicConfig.overrides(scope))
+  const changes = new Map<string, string | null>()
   for (const op of ops) {
-    if (op.configOperation === OpType.SET) next.set(op.name, op.value!)
-    else if (op.configOperation === OpType.DELETE) next.delete(op.name)
+    if (op.configOperation === OpType.SET) changes.set(op.name, op.value!)
+    else if (op.configOperation === OpType.DELETE) changes.set(op.name, null)
     else throw new KafkaError(ErrorCode.INVALID_CONFIG, `Can't ${OP_NAMES[op.configOperation]} to key ${op.name} because its type is not LIST.`)
   }
-  broker.dynamicConfig.replace(scope, next, validateOnly)
+  await broker.alterDynamicConfigs(scope, changes, false, validateOnly)
 }
 
 function alterLoggers(broker: Broker, resourceName: string, ops: readonly Op[]): void {
@@ -112,7 +116,7 @@ export const incrementalAlterConfigsHandler = defineHandler(Apis.IncrementalAlte
           break
         }
         case ResourceType.BROKER:
-          alterBroker(broker, r.resourceName, r.configs, req.validateOnly)
+          await alterBroker(broker, r.resourceName, r.configs, req.validateOnly)
           break
         case ResourceType.BROKER_LOGGER:
           alterLoggers(broker, r.resourceName, r.configs)
