@@ -23,6 +23,8 @@ import { BROKER_ENTRY } from './paths.js';
 export interface StartClusterOptions {
   /** Default 3. */
   brokers?: number;
+  /** Their ids; default 1..brokers. */
+  brokerIds?: number[];
   /** Zone count or names; default 3 (az-1..az-3). */
   zones?: number | string[];
   /**
@@ -123,6 +125,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
         name: opts.name ?? 'test',
         dataDir,
         brokers: opts.brokers ?? 3,
+        ...(opts.brokerIds ? { brokerIds: opts.brokerIds } : {}),
         zones: opts.zones ?? 3,
         metadata: opts.metadata ?? defaultMetadata(),
         brokerSettings: opts.brokerSettings ?? {},

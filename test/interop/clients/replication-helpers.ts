@@ -21,6 +21,8 @@ export function sleep(ms: number): Promise<void> {
 
 export interface ReplicatedClusterOptions {
   brokers?: number;
+  /** Their ids; default 1..brokers. */
+  brokerIds?: number[];
   /** `--set` for every broker. */
   brokerSettings?: Record<string, string>;
   /** `--set` for the controller (broker.session.timeout.ms, ...). */
@@ -36,6 +38,7 @@ export function startReplicatedCluster(opts: ReplicatedClusterOptions = {}): Pro
   const controllerArgs = Object.entries(opts.controllerSettings ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
   return startCluster({
     brokers,
+    brokerIds: opts.brokerIds,
     zones: brokers,
     metadata: { mode: 'embedded' },
     brokerSettings: { 'auto.create.topics.enable': 'false', ...(opts.brokerSettings ?? {}) },
