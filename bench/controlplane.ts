@@ -5,6 +5,8 @@
 //                      median of runs; baseline: LocalCluster starting the same processes directly
 //                      (controller + 3 brokers, no control plane), same run → the control plane's
 //                      own cost as a ratio
+//   create_to_active_zookeeper - the same with a version without .kraft (the control plane starts
+//                      a three-node ZooKeeper ensemble first); baseline: the KRaft median above
 //   rebalance        - UpdateBrokerCount 3 → 6 with `rebalance_mb` of acks=all data (RF 3) in the
 //                      cluster, until ACTIVE (the new brokers hold their share); baseline: the time
 //                      the same data took to be produced → ratio
@@ -50,6 +52,8 @@ export const controlPlaneSettings = {
   brokers: 3,
   subnets: ['subnet-bench-a', 'subnet-bench-b', 'subnet-bench-c'],
   kafka_version: '3.7.x.kraft',
+  /** A version without .kraft: the cluster gets a three-node ZooKeeper ensemble first. */
+  zookeeper_kafka_version: '3.7.x',
   create_runs: 3,
   rebalance_partitions: 12,
   replication_factor: 3,
@@ -138,11 +142,11 @@ async function waitGone(msk: KafkaClient, arn: string, timeoutMs: number): Promi
   }
 }
 
-async function createCluster(msk: KafkaClient, name: string): Promise<string> {
+async function createCluster(msk: KafkaClient, name: string, kafkaVersion = controlPlaneSettings.kafka_version): Promise<string> {
   const r = await msk.send(new CreateClusterV2Command({
     ClusterName: name,
     Provisioned: {
-      KafkaVersion: controlPlaneSettings.kafka_version,
+      KafkaVersion: kafkaVersion,
       NumberOfBrokerNodes: controlPlaneSettings.brokers,
       BrokerNodeGroupInfo: { InstanceType: 'kafka.m5.large', ClientSubnets: controlPlaneSettings.subnets, StorageInfo: { EbsStorageInfo: { VolumeSize: 100 } } },
     },
@@ -205,6 +209,28 @@ export async function benchControlPlane(ctx: ControlPlaneBenchContext): Promise<
         launcher_start_runs_s: launcher.map((v) => round(v, 3)),
         launcher_start_median_s: round(median(launcher), 3),
         vs_launcher: ratio(med, median(launcher)),
+      }
+    })
+
+    out.create_to_active_zookeeper = await guarded(ctx, 'CreateCluster → ACTIVE with ZooKeeper', async () => {
+      const kraft = out.create_to_active as { median_s?: number }
+      const runs: number[] = []
+      for (let i = 0; i < s.create_runs; i++) {
+        const t0 = performance.now()
+        const arn = await createCluster(cp.msk, `bench-create-zk-${i}`, s.zookeeper_kafka_version)
+        await waitState(cp.msk, arn, 'ACTIVE', 120_000)
+        runs.push((performance.now() - t0) / 1000)
+        const info = (await cp.msk.send(new DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo!
+        if (!info.Provisioned?.ZookeeperConnectString) throw new Error(`no ZooKeeper ensemble: ${info.StateInfo?.Message ?? 'no state info'}`)
+        await cp.msk.send(new DeleteClusterCommand({ ClusterArn: arn }))
+        await waitGone(cp.msk, arn, 60_000)
+      }
+      const med = median(runs)
+      return {
+        runs_s: runs.map((v) => round(v, 3)),
+        median_s: round(med, 3),
+        kraft_median_s: kraft.median_s ?? null,
+        vs_kraft: typeof kraft.median_s === 'number' ? ratio(med, kraft.median_s) : null,
       }
     })
 
