@@ -320,6 +320,21 @@ describe('reconciler: a cluster through its life', { timeout: 300_000 }, () => {
     assert.equal(cluster().state, 'ACTIVE')
     assert.notEqual(cluster().currentVersion, version)
     assert.equal(cluster().runtime!.brokers[0]!.volumeSizeBytes, 11 * GiB)
+
+    // A broker's own size is a dynamic broker config in the cluster metadata: a reboot keeps it.
+    op = await waitOperation(store, submit(store, reconciler, arn, 'UPDATE_BROKER_STORAGE', 'UPDATING', { brokerVolumeSizeGiB: { 2: 12 } }).arn)
+    assert.equal(op.state, 'UPDATE_COMPLETE', JSON.stringify(op.errorInfo))
+    const pid2 = provisioner.get(arn)!.process(2).pid
+    op = await waitOperation(store, submit(store, reconciler, arn, 'REBOOT_NODE', 'REBOOTING_BROKER', null, { brokerIds: [2] }).arn)
+    assert.equal(op.state, 'UPDATE_COMPLETE', JSON.stringify(op.errorInfo))
+    assert.notEqual(provisioner.get(arn)!.process(2).pid, pid2, 'broker 2 restarted')
+    const after = new ClusterAdmin(bootstrap)
+    try {
+      assert.equal((await after.logDirUsage(2, Date.now() + 10_000)).totalBytes, 12 * GiB, 'broker 2 kept its own size')
+      assert.equal((await after.logDirUsage(1, Date.now() + 10_000)).totalBytes, 11 * GiB, 'broker 1 the cluster size')
+    } finally {
+      await after.close()
+    }
   })
 
   it('rolls a configuration change through the brokers, one at a time', async () => {

@@ -698,8 +698,8 @@ export class Reconciler implements OperationRunner {
   /**
    * Sets the replication throttle on every broker (follower and leader rates, live), starts the
    * moves, waits for them, and removes the throttle again, whether the moves completed or failed.
-   * A broker restarted meanwhile comes back without it (Fjord keeps no dynamic setting across a
-   * restart): its replicas copy unthrottled.
+   * The rates are dynamic broker configs, kept in the cluster metadata: a broker restarted
+   * meanwhile comes back with them.
    */
   async #reassign(arn: string, moves: Move[]): Promise<void> {
     if (moves.length === 0) return
@@ -760,6 +760,7 @@ export class Reconciler implements OperationRunner {
       const admin = this.#admin(arn)
       for (const b of c.runtime!.brokers) {
         const bytes = want.get(b.id)!
+        // A dynamic broker config: kept in the cluster metadata, so a restarted broker keeps its own size.
         await admin.alterBrokerConfig(b.id, { [VOLUME_KEY]: String(bytes) }, this.#deadline())
         this.#store.updateCluster(arn, (x) => {
           const rb = x.runtime!.brokers.find((y) => y.id === b.id)
@@ -768,17 +769,6 @@ export class Reconciler implements OperationRunner {
       }
       if (op.type === 'AUTO_SCALE_STORAGE') this.#store.updateCluster(arn, (x) => void (x.runtime!.lastAutoScaleAt = new Date().toISOString()))
     })
-  }
-
-  /** A broker started again gets its own volume size back when it differs from the cluster's (restarts use the cluster-wide setting). */
-  async #reapplyVolume(arn: string, brokerId: number): Promise<void> {
-    const c = this.#store.getCluster(arn)
-    const b = c?.runtime?.brokers.find((x) => x.id === brokerId)
-    const lc = this.#prov.get(arn)
-    if (!c || !b || !lc) return
-    if (String(b.volumeSizeBytes) === lc.brokerSettings[VOLUME_KEY]) return
-    await this.#admin(arn).alterBrokerConfig(brokerId, { [VOLUME_KEY]: String(b.volumeSizeBytes) }, Date.now() + 30_000)
-      .catch((err: unknown) => this.#log.warn({ broker: brokerId, err: (err as Error).message }, 'cannot restore the broker\'s volume size'))
   }
 
   /** Measures every broker's usage; starts an AUTO_SCALE_STORAGE operation where usage passed the target. */
@@ -889,7 +879,6 @@ export class Reconciler implements OperationRunner {
         await admin.waitInSync(this.#deadline())
         await lc.restart(id)
         await admin.waitBrokers(lc.brokerIds, this.#deadline())
-        await this.#reapplyVolume(arn, id)
       })
       await this.#step(op, `WAIT_FOR_IN_SYNC_REPLICAS_${id}`, () => admin.waitInSync(this.#deadline()))
     }
@@ -907,7 +896,6 @@ export class Reconciler implements OperationRunner {
     lc.on('unhealthy', (e) => this.#heal(arn, `${e.role} ${e.id} failed ${e.failures} health checks`))
     lc.on('restart', (e) => this.#heal(arn, `${e.role} ${e.id} is being restarted`))
     lc.on('ready', (e) => {
-      if (e.role === 'broker') void this.#reapplyVolume(arn, e.id)
       // Started again outside any operation (a replaced volume, a restart by hand): the cluster
       // heals until the broker is back in every ISR.
       this.#heal(arn, `${e.role} ${e.id} started again outside an operation`)
