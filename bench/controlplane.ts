@@ -29,6 +29,7 @@ import {
   DescribeClusterV2Command,
   GetBootstrapBrokersCommand,
   KafkaClient,
+  type Cluster,
   UpdateBrokerCountCommand,
   UpdateClusterConfigurationCommand,
 } from '@aws-sdk/client-kafka'
@@ -154,6 +155,18 @@ async function createCluster(msk: KafkaClient, name: string, kafkaVersion = cont
   return r.ClusterArn!
 }
 
+/** Seconds from CreateClusterV2 until ACTIVE; `check` looks at the ACTIVE cluster before it is deleted again. */
+async function timeCreate(msk: KafkaClient, name: string, kafkaVersion: string, check?: (info: Cluster) => void): Promise<number> {
+  const t0 = performance.now()
+  const arn = await createCluster(msk, name, kafkaVersion)
+  await waitState(msk, arn, 'ACTIVE', 120_000)
+  const seconds = (performance.now() - t0) / 1000
+  check?.((await msk.send(new DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo!)
+  await msk.send(new DeleteClusterCommand({ ClusterArn: arn }))
+  await waitGone(msk, arn, 60_000)
+  return seconds
+}
+
 const version = async (msk: KafkaClient, arn: string): Promise<string> => (await msk.send(new DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo!.CurrentVersion!
 const bootstrapOf = async (msk: KafkaClient, arn: string): Promise<string> => (await msk.send(new GetBootstrapBrokersCommand({ ClusterArn: arn }))).BootstrapBrokerString!
 
@@ -195,12 +208,7 @@ export async function benchControlPlane(ctx: ControlPlaneBenchContext): Promise<
       const launcher: number[] = []
       for (let i = 0; i < s.create_runs; i++) {
         launcher.push(await launcherBaseline())
-        const t0 = performance.now()
-        const arn = await createCluster(cp.msk, `bench-create-${i}`)
-        await waitState(cp.msk, arn, 'ACTIVE', 120_000)
-        runs.push((performance.now() - t0) / 1000)
-        await cp.msk.send(new DeleteClusterCommand({ ClusterArn: arn }))
-        await waitGone(cp.msk, arn, 60_000)
+        runs.push(await timeCreate(cp.msk, `bench-create-${i}`, s.kafka_version))
       }
       const med = median(runs)
       return {
@@ -216,14 +224,9 @@ export async function benchControlPlane(ctx: ControlPlaneBenchContext): Promise<
       const kraft = out.create_to_active as { median_s?: number }
       const runs: number[] = []
       for (let i = 0; i < s.create_runs; i++) {
-        const t0 = performance.now()
-        const arn = await createCluster(cp.msk, `bench-create-zk-${i}`, s.zookeeper_kafka_version)
-        await waitState(cp.msk, arn, 'ACTIVE', 120_000)
-        runs.push((performance.now() - t0) / 1000)
-        const info = (await cp.msk.send(new DescribeClusterV2Command({ ClusterArn: arn }))).ClusterInfo!
-        if (!info.Provisioned?.ZookeeperConnectString) throw new Error(`no ZooKeeper ensemble: ${info.StateInfo?.Message ?? 'no state info'}`)
-        await cp.msk.send(new DeleteClusterCommand({ ClusterArn: arn }))
-        await waitGone(cp.msk, arn, 60_000)
+        runs.push(await timeCreate(cp.msk, `bench-create-zk-${i}`, s.zookeeper_kafka_version, (info) => {
+          if (!info.Provisioned?.ZookeeperConnectString) throw new Error(`no ZooKeeper ensemble: ${info.StateInfo?.Message ?? 'no state info'}`)
+        }))
       }
       const med = median(runs)
       return {
