@@ -259,6 +259,22 @@ describe('reconciler: a cluster through its life', { timeout: 300_000 }, () => {
       }
       for (const id of [4, 5, 6]) assert.ok((load.get(id) ?? 0) >= 2, `broker ${id} holds ${load.get(id) ?? 0} replicas of ${TOPIC}`)
 
+      // A scale-in failing once its brokers were drained is rolled back: the replicas spread over all six again.
+      failAt.add('step:WAIT_FOR_EMPTY_BROKERS')
+      const failed = await waitOperation(store, submit(store, reconciler, arn, 'UPDATE_BROKER_COUNT', 'UPDATING', { numberOfBrokerNodes: 3 }).arn)
+      assert.equal(failed.state, 'UPDATE_FAILED')
+      assert.match(failed.errorInfo!.errorString, /injected failure at step:WAIT_FOR_EMPTY_BROKERS; rolled back: replicas balanced over brokers 1, 2, 3, 4, 5, 6 again/)
+      assert.deepEqual(failed.steps.map((s) => `${s.stepName} ${s.stepStatus}`), [
+        'CHOOSE_BROKERS COMPLETE', 'REASSIGN_PARTITIONS COMPLETE', 'WAIT_FOR_EMPTY_BROKERS FAILED',
+        'ROLLBACK_REASSIGN_PARTITIONS COMPLETE', 'ROLLBACK_ELECT_PREFERRED_LEADERS COMPLETE',
+      ])
+      assert.equal(cluster().state, 'ACTIVE')
+      assert.equal(cluster().spec.numberOfBrokerNodes, 6)
+      assert.deepEqual(cluster().runtime!.brokers.map((b) => b.id), [1, 2, 3, 4, 5, 6])
+      const back = new Map<number, number>()
+      for (const p of (await admin.view()).partitions.filter((x) => x.topic === TOPIC)) for (const r of p.replicas) back.set(r, (back.get(r) ?? 0) + 1)
+      for (const id of [4, 5, 6]) assert.ok((back.get(id) ?? 0) >= 2, `broker ${id} holds ${back.get(id) ?? 0} replicas of ${TOPIC} again`)
+
       t0 = Date.now()
       op = submit(store, reconciler, arn, 'UPDATE_BROKER_COUNT', 'UPDATING', { numberOfBrokerNodes: 3 })
       op = await waitOperation(store, op.arn)

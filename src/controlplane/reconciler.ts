@@ -85,6 +85,8 @@ export function applyTarget(spec: ClusterSpec, target: Partial<ClusterSpec> | nu
 interface Rollback {
   errorCode: string
   message: string
+  /** scale-out: the added brokers are emptied and removed; scale-in: the replicas moved off the chosen brokers are spread back. */
+  kind?: 'remove-added' | 'rebalance'
   removeBrokerIds: number[]
 }
 
@@ -240,7 +242,7 @@ export class Reconciler implements OperationRunner {
       if (err instanceof Aborted) throw err
       let failure = err instanceof OperationFailure ? err : new OperationFailure('InternalServerError', (err as Error).message)
       this.#log.warn({ cluster: cluster.name, operation: op.type, err: (err as Error).message }, 'operation failed')
-      if (op.type === 'UPDATE_BROKER_COUNT') failure = await this.#rollbackScaleOut(op, failure)
+      if (op.type === 'UPDATE_BROKER_COUNT') failure = await this.#rollbackBrokerCount(op, failure)
       await this.#failed(op, failure)
       return
     }
@@ -560,6 +562,65 @@ export class Reconciler implements OperationRunner {
     else await this.#scaleIn(op, target!)
   }
 
+  /** After a failed UPDATE_BROKER_COUNT: undoes what it did (see the two rollbacks); returns the failure to record. */
+  async #rollbackBrokerCount(op: OperationRecord, failure: OperationFailure): Promise<OperationFailure> {
+    const fresh = this.#store.getOperation(op.arn)
+    const rb = fresh?.params.rollback as Rollback | undefined
+    const scaleIn = rb ? rb.kind === 'rebalance' : fresh?.params.removeBrokerIds !== undefined
+    return scaleIn ? this.#rollbackScaleIn(op, failure) : this.#rollbackScaleOut(op, failure)
+  }
+
+  /**
+   * After a failed scale-in whose brokers all still run: the moves under way finish, then every
+   * partition is balanced over all the brokers again (the ones chosen for removal included) and
+   * preferred leaders are elected, as steps ROLLBACK_* (resumed after a restart), so the cluster
+   * keeps its old count with its replicas spread as before. Once a broker was removed the
+   * operation fails as it is: an UpdateBrokerCount to the target finishes it.
+   */
+  async #rollbackScaleIn(op: OperationRecord, failure: OperationFailure): Promise<OperationFailure> {
+    const arn = op.clusterArn
+    const c = this.#store.getCluster(arn)
+    const fresh = this.#store.getOperation(op.arn)
+    if (!c?.runtime || !fresh || !this.#prov.get(arn)) return failure
+    const chosen = (fresh.params.removeBrokerIds as number[] | undefined) ?? []
+    const running = c.runtime.brokers.map((b) => b.id)
+    const gone = chosen.filter((id) => !running.includes(id))
+    if (gone.length > 0) {
+      return new OperationFailure(failure.errorCode,
+        `${failure.message}; brokers ${gone.join(', ')} were already removed: UpdateBrokerCount to ${op.targetClusterInfo?.numberOfBrokerNodes} finishes the scale-in`)
+    }
+    // Nothing moved yet (a plan refused, brokers not chosen): nothing to undo.
+    if (!fresh.steps.some((s) => s.stepName === 'REASSIGN_PARTITIONS')) return failure
+    let rb = fresh.params.rollback as Rollback | undefined
+    if (!rb) {
+      rb = { errorCode: failure.errorCode, message: failure.message, kind: 'rebalance', removeBrokerIds: [] }
+      const record = rb
+      this.#store.updateOperation(op.arn, (o) => void (o.params = { ...o.params, rollback: record }))
+    }
+    this.#log.warn({ cluster: c.name, brokers: chosen }, 'rolling back the scale-in')
+    let moved = 0
+    try {
+      await this.#step(op, 'ROLLBACK_REASSIGN_PARTITIONS', async () => {
+        const admin = this.#admin(arn)
+        const pending = await admin.listReassignments(this.#deadline())
+        if (pending.length > 0) await this.#reassign(arn, pending)
+        const view = await admin.view()
+        const back = balancePlan(view.partitions, view.brokers)
+        await this.#reassign(arn, back)
+        moved = pending.length + back.length
+      })
+      await this.#step(op, 'ROLLBACK_ELECT_PREFERRED_LEADERS', () => this.#admin(arn).electPreferredLeaders(this.#deadline()))
+    } catch (err) {
+      if (err instanceof Aborted) throw err
+      this.#log.error({ cluster: c.name, err: (err as Error).message }, 'rollback of the scale-in failed')
+      return new OperationFailure(rb.errorCode,
+        `${rb.message}; rolling back failed too (${(err as Error).message}): every broker keeps running, some replicas stay moved off brokers ${chosen.join(', ')}`)
+    }
+    // A plan refused before any move (e.g. too few brokers left for a replication factor) left nothing to undo.
+    if (moved === 0) return new OperationFailure(rb.errorCode, rb.message)
+    return new OperationFailure(rb.errorCode, `${rb.message}; rolled back: replicas balanced over brokers ${running.join(', ')} again`)
+  }
+
   /**
    * After a failed UPDATE_BROKER_COUNT that added brokers (the runtime holds more brokers than the
    * spec): moves every replica off them, elects preferred leaders and removes them, as steps
@@ -576,7 +637,7 @@ export class Reconciler implements OperationRunner {
     if (!rb) {
       const extra = c.runtime.brokers.slice(c.spec.numberOfBrokerNodes).map((b) => b.id)
       if (extra.length === 0 || fresh.params.removeBrokerIds !== undefined) return failure
-      rb = { errorCode: failure.errorCode, message: failure.message, removeBrokerIds: extra }
+      rb = { errorCode: failure.errorCode, message: failure.message, kind: 'remove-added', removeBrokerIds: extra }
       const record = rb
       this.#store.updateOperation(op.arn, (o) => void (o.params = { ...o.params, rollback: record }))
     }
