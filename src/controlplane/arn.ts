@@ -3,6 +3,7 @@
 //   arn:aws:kafka:<region>:<account>:cluster-operation/<name>/<cluster uuid>/<operation uuid>
 //   arn:aws:kafka:<region>:<account>:configuration/<name>/<uuid>
 //   arn:aws:kafka:<region>:<account>:broker/<cluster name>/<cluster uuid>/<broker id>   (ListNodes' nodeARN)
+//   arn:aws:kafka:<region>:<account>:topic/<cluster name>/<cluster uuid>/<topic name>    (the topics API's topicArn; built, not parsed)
 
 export const DEFAULT_REGION = 'us-east-1'
 /** The account Fjord answers for when none is configured (12 digits, as AWS accounts are). */
@@ -35,6 +36,12 @@ export function nodeArn(clusterArnValue: string, brokerId: number): string {
   const c = parseArn(clusterArnValue, 'cluster')
   if (c === undefined) throw new Error(`not a cluster ARN: ${clusterArnValue}`)
   return `arn:aws:kafka:${c.region}:${c.account}:broker/${c.parts[0]}/${c.parts[1]}/${brokerId}`
+}
+
+export function topicArn(clusterArnValue: string, topicName: string): string {
+  const c = parseArn(clusterArnValue, 'cluster')
+  if (c === undefined) throw new Error(`not a cluster ARN: ${clusterArnValue}`)
+  return `arn:aws:kafka:${c.region}:${c.account}:topic/${c.parts[0]}/${c.parts[1]}/${topicName}`
 }
 
 export function configurationArn(region: string, account: string, name: string, uuid: string): string {

@@ -2,13 +2,17 @@
 // them (kafka-reassign-partitions.sh, kafka-leader-election.sh, kafka-log-dirs.sh): partitions
 // that are under-replicated, balanced reassignment plans for a scale-out, draining brokers before
 // a scale-in, waiting for reassignments, the replication throttle, preferred-leader election,
-// log-dir usage and a broker's live volume size. Plans are pure functions (tested alone); the
-// rest sends requests with our own client (src/cli/kafka-client.ts).
+// log-dir usage and a broker's live volume size; and the topic work behind the MSK topics API
+// (kafka-topics.sh / kafka-configs.sh: Metadata, DescribeConfigs, CreateTopics, CreatePartitions,
+// IncrementalAlterConfigs, DeleteTopics). Plans are pure functions (tested alone); the rest sends
+// requests with our own client (src/cli/kafka-client.ts).
 
 import { Apis } from '../protocol/apis.js'
 import { ErrorCode, KafkaError } from '../protocol/errors.js'
 import { ClientError, KafkaClient, check } from '../cli/kafka-client.js'
+import { UUID_ZERO } from '../protocol/schema.js'
 
+const TOPIC_RESOURCE = 2
 const BROKER_RESOURCE = 4
 const OP_SET = 0
 const OP_DELETE = 1
@@ -21,6 +25,14 @@ export interface PartitionState {
   replicas: number[]
   isr: number[]
   internal: boolean
+}
+
+/** A topic as Metadata lists it. */
+export interface TopicView {
+  name: string
+  internal: boolean
+  /** By partition id. */
+  partitions: Array<{ partition: number; leader: number; replicas: number[]; isr: number[] }>
 }
 
 export interface BrokerPlace {
@@ -258,6 +270,138 @@ export class ClusterAdmin {
       }))
       for (const r of body.responses) check(r.errorCode, r.errorMessage, `setting ${Object.keys(settings).join(', ')} on broker ${brokerId}`)
     })
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Topics (the MSK topics API). Reads retry transient failures until `deadline`; writes are sent
+  // once (a CreateTopics retried after a timeout could answer TOPIC_ALREADY_EXISTS for its own
+  // topic), so their failures reach the caller as the broker said them.
+
+  /**
+   * Topics as Metadata lists them (names null: every topic), sorted by name; a name Kafka does
+   * not know (UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION) is left out.
+   */
+  async topics(names: readonly string[] | null, deadline: number): Promise<TopicView[]> {
+    return this.retry('Metadata', deadline, async (c) => {
+      const md = await c.metadata(names)
+      const out: TopicView[] = []
+      for (const t of md.topics) {
+        if (t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code || t.errorCode === ErrorCode.INVALID_TOPIC_EXCEPTION.code) continue
+        // LEADER_NOT_AVAILABLE: the topic exists, its leaders are being elected.
+        if (t.errorCode !== ErrorCode.LEADER_NOT_AVAILABLE.code) check(t.errorCode, null, `topic ${t.name}`)
+        out.push({
+          name: t.name ?? '',
+          internal: t.isInternal,
+          partitions: t.partitions
+            .map((p) => ({ partition: p.partitionIndex, leader: p.leaderId, replicas: [...p.replicaNodes], isr: [...p.isrNodes] }))
+            .sort((a, b) => a.partition - b.partition),
+        })
+      }
+      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    })
+  }
+
+  /** A topic's configs (DescribeConfigs on the TOPIC): every entry with a value, defaults included. */
+  async topicConfigs(name: string, deadline: number): Promise<Record<string, string>> {
+    return this.retry(`DescribeConfigs of topic ${name}`, deadline, async (c) => {
+      const { body } = await c.any.send(Apis.DescribeConfigs, () => ({
+        resources: [{ resourceType: TOPIC_RESOURCE, resourceName: name, configurationKeys: null }],
+        includeSynonyms: false,
+        includeDocumentation: false,
+      }))
+      const r = body.results[0]
+      if (!r) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, 'DescribeConfigs returned no result')
+      check(r.errorCode, r.errorMessage, `configs of topic ${name}`)
+      const out: Record<string, string> = {}
+      for (const e of [...r.configs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        if (e.value !== null && !e.isSensitive) out[e.name] = e.value
+      }
+      return out
+    })
+  }
+
+  /** Partitions of `topic` with a reassignment in progress. */
+  async topicReassignments(topic: string, deadline: number): Promise<number> {
+    return this.retry('ListPartitionReassignments', deadline, async (c) => {
+      const { body } = await c.any.send(Apis.ListPartitionReassignments, () => ({ timeoutMs: 10_000, topics: null }))
+      check(body.errorCode, body.errorMessage, 'ListPartitionReassignments')
+      return body.topics.filter((t) => t.name === topic).reduce((n, t) => n + t.partitions.length, 0)
+    })
+  }
+
+  /** CreateTopics for one topic; throws the broker's KafkaError (TOPIC_ALREADY_EXISTS, INVALID_REPLICATION_FACTOR, …). */
+  async createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>, deadline: number): Promise<void> {
+    await this.#once('CreateTopics', deadline, async (c) => {
+      const { body } = await c.any.send(Apis.CreateTopics, () => ({
+        topics: [{ name, numPartitions: partitions, replicationFactor, assignments: [], configs: Object.entries(configs).map(([k, v]) => ({ name: k, value: v })) }],
+        timeoutMs: Math.max(1000, deadline - Date.now()),
+        validateOnly: false,
+      }))
+      const t = body.topics[0]
+      if (!t) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, 'CreateTopics returned no result')
+      check(t.errorCode, t.errorMessage, `creating topic ${name}`)
+    })
+  }
+
+  /** Grows a topic to `count` partitions (CreatePartitions). */
+  async createPartitions(name: string, count: number, deadline: number): Promise<void> {
+    await this.#once('CreatePartitions', deadline, async (c) => {
+      const { body } = await c.any.send(Apis.CreatePartitions, () => ({
+        topics: [{ name, count, assignments: null }],
+        timeoutMs: Math.max(1000, deadline - Date.now()),
+        validateOnly: false,
+      }))
+      const r = body.results[0]
+      if (!r) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, 'CreatePartitions returned no result')
+      check(r.errorCode, r.errorMessage, `adding partitions to topic ${name}`)
+    })
+  }
+
+  /** Sets (value) or removes (null: back to the default) a topic's configs (IncrementalAlterConfigs on the TOPIC). */
+  async alterTopicConfigs(name: string, settings: Record<string, string | null>, deadline: number): Promise<void> {
+    await this.retry(`IncrementalAlterConfigs of topic ${name}`, deadline, async (c) => {
+      const { body } = await c.any.send(Apis.IncrementalAlterConfigs, () => ({
+        resources: [{
+          resourceType: TOPIC_RESOURCE,
+          resourceName: name,
+          configs: Object.entries(settings).map(([k, value]) => ({ name: k, configOperation: value === null ? OP_DELETE : OP_SET, value })),
+        }],
+        validateOnly: false,
+      }))
+      const r = body.responses[0]
+      if (!r) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, 'IncrementalAlterConfigs returned no result')
+      check(r.errorCode, r.errorMessage, `setting ${Object.keys(settings).join(', ')} on topic ${name}`)
+    })
+  }
+
+  /** DeleteTopics for one topic, by name. */
+  async deleteTopic(name: string, deadline: number): Promise<void> {
+    await this.#once('DeleteTopics', deadline, async (c) => {
+      const timeoutMs = Math.max(1000, deadline - Date.now())
+      const { body } = await c.any.send(Apis.DeleteTopics, (v) =>
+        v >= 6 ? { topics: [{ name, topicId: UUID_ZERO }], timeoutMs } : { topicNames: [name], timeoutMs })
+      const r = body.responses[0]
+      if (!r) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, 'DeleteTopics returned no result')
+      check(r.errorCode, r.errorMessage, `deleting topic ${name}`)
+    })
+  }
+
+  /** One attempt; only a failure to connect at all (nothing was sent) is tried again until `deadline`. */
+  async #once<T>(what: string, deadline: number, fn: (c: KafkaClient) => Promise<T>): Promise<T> {
+    let sent = false
+    let delay = 50
+    for (;;) {
+      try {
+        return await this.#withClient((c) => {
+          sent = true
+          return fn(c)
+        })
+      } catch (err) {
+        if (sent || !(err instanceof ClientError) || Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`, { cause: err })
+        await this.pause(delay)
+        delay = Math.min(delay * 2, 1000)
+      }
+    }
   }
 }
 

@@ -4,12 +4,14 @@
 // operations; closing it either detaches (the clusters keep serving, as when MSK's control plane
 // is down) or stops every cluster. One control plane at a time runs on a data dir: open takes
 // <dataDir>/controlplane.lock (a pid file; a dead holder's lock is taken over) and refuses,
-// naming the other pid, while another live process holds it.
+// naming the other pid, while another live process holds it. The API reaches clusters' Kafka
+// (the topics API) through ClusterAdmins over the provisioner's LocalClusters.
 
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import type { ClusterOptions } from '../cluster/local-cluster.js'
 import { acquirePidLock, type PidLock } from '../cluster/pids.js'
+import { ClusterAdmins } from './cluster-admins.js'
 import { startApiServer, type ApiServer } from './http/server.js'
 import type { ControlPlaneStore } from './model.js'
 import { Provisioner } from './provisioner.js'
@@ -46,6 +48,7 @@ export class ControlPlane {
     readonly provisioner: Provisioner,
     private readonly server: ApiServer,
     private readonly lock: PidLock,
+    private readonly admins: ClusterAdmins,
   ) {}
 
   /** http://host:port of the MSK API. */
@@ -76,6 +79,7 @@ export class ControlPlane {
       ...(opts.brokerPortBase ? { brokerPortBase: opts.brokerPortBase } : {}),
     })
     const reconciler = new Reconciler({ store, provisioner, ...(opts.logger ? { logger: opts.logger } : {}), ...opts.reconciler })
+    const admins = new ClusterAdmins(provisioner)
     let server: ApiServer
     try {
       await reconciler.start()
@@ -84,6 +88,7 @@ export class ControlPlane {
         runner: reconciler,
         host: opts.host,
         port: opts.port,
+        kafkaAdmin: (cluster) => admins.get(cluster.arn),
         ...(opts.account ? { account: opts.account } : {}),
         ...(opts.region ? { defaultRegion: opts.region } : {}),
         ...(opts.logger ? { logger: opts.logger } : {}),
@@ -94,7 +99,7 @@ export class ControlPlane {
       lock.release()
       throw err
     }
-    return new ControlPlane(dataDir, store, reconciler, provisioner, server, lock)
+    return new ControlPlane(dataDir, store, reconciler, provisioner, server, lock, admins)
   }
 
   /**
@@ -104,6 +109,7 @@ export class ControlPlane {
    */
   async close(opts: { stopClusters: boolean } = { stopClusters: false }): Promise<void> {
     await this.server.close()
+    await this.admins.close()
     await this.reconciler.close(opts)
     this.store.close()
     this.lock.release()

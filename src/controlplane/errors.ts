@@ -11,6 +11,16 @@ export const API_ERRORS = {
   TooManyRequestsException: 429,
   InternalServerErrorException: 500,
   ServiceUnavailableException: 503,
+  // The topic operations' own (the model's status for each): what the cluster's Kafka answered.
+  TopicExistsException: 409,
+  UnknownTopicOrPartitionException: 404,
+  ClusterConnectivityException: 409,
+  KafkaTimeoutException: 409,
+  ControllerMovedException: 409,
+  NotControllerException: 409,
+  ReassignmentInProgressException: 409,
+  GroupSubscribedToTopicException: 409,
+  KafkaRequestException: 400,
 } as const
 
 export type ApiErrorName = keyof typeof API_ERRORS

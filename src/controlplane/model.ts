@@ -156,6 +156,16 @@ export interface ConfigurationRecord {
   revisions: ConfigurationRevision[]
 }
 
+/** A cluster's resource policy (PutClusterPolicy): stored and answered, not enforced. */
+export interface ClusterPolicyRecord {
+  clusterArn: string
+  /** The policy document as the client sent it (a JSON text). */
+  policy: string
+  /** Opaque; changes with every Put. A Put carrying another one is refused. */
+  currentVersion: string
+  updatedTime: string
+}
+
 /**
  * Durable control-plane state. Every method is synchronous (SQLite through better-sqlite3) and
  * each write is atomic; `transaction` groups several.
@@ -192,6 +202,12 @@ export interface ControlPlaneStore {
   listScramSecrets(clusterArn: string): string[]
   addScramSecrets(clusterArn: string, secretArns: string[]): void
   removeScramSecrets(clusterArn: string, secretArns: string[]): void
+
+  getClusterPolicy(clusterArn: string): ClusterPolicyRecord | undefined
+  /** Inserts or replaces the cluster's policy. */
+  putClusterPolicy(policy: ClusterPolicyRecord): void
+  /** Whether there was one to delete. */
+  deleteClusterPolicy(clusterArn: string): boolean
 
   close(): void
 }

@@ -5,13 +5,15 @@
 
 import Database from 'better-sqlite3'
 import type {
+  ClusterPolicyRecord,
   ClusterRecord,
   ConfigurationRecord,
   ControlPlaneStore,
   OperationRecord,
 } from './model.js'
 
-const SCHEMA_VERSION = 1
+// 2: cluster_policies (created by SCHEMA's IF NOT EXISTS on a version-1 file, which is then marked 2).
+const SCHEMA_VERSION = 2
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -46,6 +48,10 @@ CREATE TABLE IF NOT EXISTS scram_secrets (
   secret_arn TEXT NOT NULL,
   seq INTEGER NOT NULL,
   PRIMARY KEY (cluster_arn, secret_arn)
+);
+CREATE TABLE IF NOT EXISTS cluster_policies (
+  cluster_arn TEXT PRIMARY KEY,
+  body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `
@@ -104,6 +110,12 @@ export function openStore(file: string): ControlPlaneStore {
     addScram: db.prepare('INSERT OR IGNORE INTO scram_secrets (cluster_arn, secret_arn, seq) VALUES (?, ?, ?)'),
     removeScram: db.prepare('DELETE FROM scram_secrets WHERE cluster_arn = ? AND secret_arn = ?'),
     clearScram: db.prepare('DELETE FROM scram_secrets WHERE cluster_arn = ?'),
+
+    getPolicy: db.prepare('SELECT body FROM cluster_policies WHERE cluster_arn = ?'),
+    putPolicy: db.prepare(
+      'INSERT INTO cluster_policies (cluster_arn, body) VALUES (?, ?) ON CONFLICT (cluster_arn) DO UPDATE SET body = excluded.body',
+    ),
+    deletePolicy: db.prepare('DELETE FROM cluster_policies WHERE cluster_arn = ?'),
   }
 
   function parse<T>(row: unknown): T | undefined {
@@ -155,6 +167,7 @@ export function openStore(file: string): ControlPlaneStore {
         q.deleteCluster.run(arn)
         q.deleteTags.run(arn)
         q.clearScram.run(arn)
+        q.deletePolicy.run(arn)
       })
     },
 
@@ -210,6 +223,12 @@ export function openStore(file: string): ControlPlaneStore {
       })
     },
 
+    getClusterPolicy: (clusterArn) => parse<ClusterPolicyRecord>(q.getPolicy.get(clusterArn)),
+    putClusterPolicy(policy) {
+      transaction(() => q.putPolicy.run(policy.clusterArn, JSON.stringify(policy)))
+    },
+    deleteClusterPolicy: (clusterArn) => transaction(() => q.deletePolicy.run(clusterArn).changes > 0),
+
     close() {
       if (closed) return
       closed = true
@@ -218,7 +237,10 @@ export function openStore(file: string): ControlPlaneStore {
   }
 }
 
-/** Records the schema version of a new file; refuses a file written by a newer Fjord. */
+/**
+ * Records the schema version of a new file, marks an older one current (its new tables were just
+ * created empty: nothing else changed); refuses a file written by a newer Fjord.
+ */
 function migrate(db: Database.Database): void {
   const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined
   if (row === undefined) {
@@ -229,4 +251,5 @@ function migrate(db: Database.Database): void {
     db.close()
     throw new Error(`control-plane store schema version ${row.version} is newer than this Fjord's (${SCHEMA_VERSION})`)
   }
+  if (row.version < SCHEMA_VERSION) db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION)
 }

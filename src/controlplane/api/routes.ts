@@ -1,10 +1,13 @@
-// The route table: every MSK operation Fjord answers, its method and path, and its handler; the
-// peripheral ones Fjord does not offer answer 400 BadRequestException "… is not supported by
-// Fjord". The server matches the RAW path segment by segment and percent-decodes parameters after.
+// The route table: every MSK operation Fjord answers, its method and path, and its handler
+// (topics and cluster policies included); the peripheral ones Fjord does not offer (replicators,
+// channels, client VPC connections, VPC connections) answer 400 BadRequestException "… is not
+// supported by Fjord". The server matches the RAW path segment by segment and percent-decodes
+// parameters after.
 
 import { badRequest } from '../errors.js'
 import * as bootstrap from './bootstrap-brokers.js'
 import * as operations from './cluster-operations.js'
+import * as policies from './cluster-policies.js'
 import * as clusters from './clusters.js'
 import * as configurations from './configurations.js'
 import type { Handler, Route } from './context.js'
@@ -13,6 +16,7 @@ import * as versions from './kafka-versions.js'
 import * as nodes from './nodes.js'
 import * as scram from './scram-secrets.js'
 import * as tags from './tags.js'
+import * as topics from './topics.js'
 import * as updates from './updates.js'
 
 const SUPPORTED: Route[] = [
@@ -55,13 +59,22 @@ const SUPPORTED: Route[] = [
   { operation: 'BatchAssociateScramSecret', method: 'POST', path: '/v1/clusters/{clusterArn}/scram-secrets', handler: scram.batchAssociateScramSecret },
   { operation: 'BatchDisassociateScramSecret', method: 'PATCH', path: '/v1/clusters/{clusterArn}/scram-secrets', handler: scram.batchDisassociateScramSecret },
   { operation: 'ListScramSecrets', method: 'GET', path: '/v1/clusters/{clusterArn}/scram-secrets', handler: scram.listScramSecrets },
+  { operation: 'ListTopics', method: 'GET', path: '/v1/clusters/{clusterArn}/topics', handler: topics.listTopics },
+  { operation: 'CreateTopic', method: 'POST', path: '/v1/clusters/{clusterArn}/topics', handler: topics.createTopic },
+  { operation: 'DescribeTopic', method: 'GET', path: '/v1/clusters/{clusterArn}/topics/{topicName}', handler: topics.describeTopic },
+  { operation: 'UpdateTopic', method: 'PUT', path: '/v1/clusters/{clusterArn}/topics/{topicName}', handler: topics.updateTopic },
+  { operation: 'DeleteTopic', method: 'DELETE', path: '/v1/clusters/{clusterArn}/topics/{topicName}', handler: topics.deleteTopic },
+  { operation: 'DescribeTopicPartitions', method: 'GET', path: '/v1/clusters/{clusterArn}/topics/{topicName}/partitions', handler: topics.describeTopicPartitions },
+  { operation: 'GetClusterPolicy', method: 'GET', path: '/v1/clusters/{clusterArn}/policy', handler: policies.getClusterPolicy },
+  { operation: 'PutClusterPolicy', method: 'PUT', path: '/v1/clusters/{clusterArn}/policy', handler: policies.putClusterPolicy },
+  { operation: 'DeleteClusterPolicy', method: 'DELETE', path: '/v1/clusters/{clusterArn}/policy', handler: policies.deleteClusterPolicy },
   // Fjord's extensions (fjord.ts).
   { operation: 'FjordGetStorageAutoScaling', method: 'GET', path: '/fjord/v1/clusters/{clusterArn}/storage-autoscaling', handler: fjord.getStorageAutoScaling },
   { operation: 'FjordPutStorageAutoScaling', method: 'PUT', path: '/fjord/v1/clusters/{clusterArn}/storage-autoscaling', handler: fjord.putStorageAutoScaling },
   { operation: 'FjordGetUsage', method: 'GET', path: '/fjord/v1/clusters/{clusterArn}/usage', handler: fjord.getUsage },
 ]
 
-/** Replicators, channels, client VPC connections, cluster policies, topics, VPC connections. */
+/** Replicators, channels, client VPC connections, VPC connections. */
 const UNSUPPORTED: Array<[string, Route['method'], string]> = [
   ['CreateReplicator', 'POST', '/replication/v1/replicators'],
   ['ListReplicators', 'GET', '/replication/v1/replicators'],
@@ -75,15 +88,6 @@ const UNSUPPORTED: Array<[string, Route['method'], string]> = [
   ['UpdateChannel', 'PUT', '/v1/clusters/{clusterArn}/channels/{channelArn}'],
   ['RejectClientVpcConnection', 'PUT', '/v1/clusters/{clusterArn}/client-vpc-connection'],
   ['ListClientVpcConnections', 'GET', '/v1/clusters/{clusterArn}/client-vpc-connections'],
-  ['DeleteClusterPolicy', 'DELETE', '/v1/clusters/{clusterArn}/policy'],
-  ['GetClusterPolicy', 'GET', '/v1/clusters/{clusterArn}/policy'],
-  ['PutClusterPolicy', 'PUT', '/v1/clusters/{clusterArn}/policy'],
-  ['CreateTopic', 'POST', '/v1/clusters/{clusterArn}/topics'],
-  ['ListTopics', 'GET', '/v1/clusters/{clusterArn}/topics'],
-  ['DeleteTopic', 'DELETE', '/v1/clusters/{clusterArn}/topics/{topicName}'],
-  ['DescribeTopic', 'GET', '/v1/clusters/{clusterArn}/topics/{topicName}'],
-  ['UpdateTopic', 'PUT', '/v1/clusters/{clusterArn}/topics/{topicName}'],
-  ['DescribeTopicPartitions', 'GET', '/v1/clusters/{clusterArn}/topics/{topicName}/partitions'],
   ['CreateVpcConnection', 'POST', '/v1/vpc-connection'],
   ['DeleteVpcConnection', 'DELETE', '/v1/vpc-connection/{arn}'],
   ['DescribeVpcConnection', 'GET', '/v1/vpc-connection/{arn}'],

@@ -27,6 +27,7 @@ import {
   ListConfigurationsCommand,
   ListKafkaVersionsCommand,
   ListNodesCommand,
+  ListReplicatorsCommand,
   ListScramSecretsCommand,
   ListTagsForResourceCommand,
   ListTopicsCommand,
@@ -508,9 +509,13 @@ test('tags on clusters and configurations; SCRAM secrets; unsupported operations
     const noScram = await failure(client.send(new BatchAssociateScramSecretCommand({ ClusterArn: plain, SecretArnList: [good] })))
     assert.equal(noScram.name, 'BadRequestException')
 
+    const replicators = await failure(client.send(new ListReplicatorsCommand({})))
+    assert.equal(replicators.name, 'BadRequestException')
+    assert.match(replicators.message, /ListReplicators is not supported by Fjord/)
+    // Without brokers to reach (this server has none), topics answer a clean 400 naming the cluster.
     const topics = await failure(client.send(new ListTopicsCommand({ ClusterArn: arn })))
     assert.equal(topics.name, 'BadRequestException')
-    assert.match(topics.message, /ListTopics is not supported by Fjord/)
+    assert.equal(topics.invalidParameter, 'clusterArn')
   } finally {
     await api.close()
   }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { KafkaClient } from '@aws-sdk/client-kafka'
 import type { BrokerRuntime, ClusterSpec, ControlPlaneStore, OperationRunner } from '../model.js'
-import { startApiServer, type ApiServer } from '../http/server.js'
+import { startApiServer, type ApiServer, type ApiServerOptions } from '../http/server.js'
 import { openStore } from '../store.js'
 
 export interface TestApi {
@@ -19,7 +19,8 @@ export interface TestApi {
   close(): Promise<void>
 }
 
-export async function startTestApi(options: { requestTimeoutMs?: number } = {}): Promise<TestApi> {
+/** kafkaAdmin: how topics reach a cluster's Kafka; without it they answer 400 (no brokers run here). */
+export async function startTestApi(options: Pick<ApiServerOptions, 'requestTimeoutMs' | 'handlerTimeoutMs' | 'kafkaAdmin'> = {}): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'fjord-api-'))
   const store = openStore(join(dir, 'control-plane.db'))
   const wakes: string[] = []

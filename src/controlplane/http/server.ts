@@ -3,6 +3,9 @@
 // segment, so segments are matched first and parameters decoded after. The region and access key
 // come from the SigV4 Authorization header's credential scope (signatures are not checked yet).
 // Errors leave as MSK's: status, `x-amzn-ErrorType: <Name>Exception`, {"message", "invalidParameter"}.
+// Handlers may answer a promise (the topic operations wait on the cluster's Kafka): it is awaited
+// for at most `handlerTimeoutMs`, then answered 503 ServiceUnavailableException; a rejection maps
+// as a synchronous throw does (an ApiError as itself, anything else 500).
 
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -12,7 +15,8 @@ import { ROUTES } from '../api/routes.js'
 import type { ApiContext, ApiRequest, ApiResponse, Route } from '../api/context.js'
 import { DEFAULT_ACCOUNT, DEFAULT_REGION } from '../arn.js'
 import { ApiError, badRequest, internalError, notFound } from '../errors.js'
-import type { ControlPlaneStore, OperationRunner } from '../model.js'
+import type { ClusterAdmin } from '../cluster-admin.js'
+import type { ClusterRecord, ControlPlaneStore, OperationRunner } from '../model.js'
 
 /** The part of pino the server uses. */
 export interface ApiLogger {
@@ -34,6 +38,10 @@ export interface ApiServerOptions {
    * request is then answered 408 and its connection closed. Default REQUEST_TIMEOUT_MS.
    */
   requestTimeoutMs?: number
+  /** How long a handler's answer may take once the request arrived; default HANDLER_TIMEOUT_MS. */
+  handlerTimeoutMs?: number
+  /** Reaches a cluster's Kafka (ApiContext.kafkaAdmin); without it the topic operations answer 400. */
+  kafkaAdmin?: (cluster: ClusterRecord) => ClusterAdmin | undefined
 }
 
 export interface ApiServer {
@@ -48,6 +56,9 @@ export const MAX_BODY_BYTES = 1024 * 1024
 /** The default time a client has to send a whole request; the headers get at most HEADERS_TIMEOUT_MS of it. */
 export const REQUEST_TIMEOUT_MS = 30_000
 export const HEADERS_TIMEOUT_MS = 10_000
+
+/** The default time a handler has to answer (the topic operations wait on Kafka for less). */
+export const HANDLER_TIMEOUT_MS = 60_000
 
 /**
  * Objects and arrays nest at most this deep in a request body. MSK's deepest member is 8 levels
@@ -179,7 +190,27 @@ function send(res: ServerResponse, requestId: string, status: number, body: unkn
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const logger = opts.logger ?? silent
   const defaultRegion = opts.defaultRegion ?? DEFAULT_REGION
-  const ctx: ApiContext = { store: opts.store, runner: opts.runner, account: opts.account ?? DEFAULT_ACCOUNT, now: () => new Date() }
+  const ctx: ApiContext = {
+    store: opts.store,
+    runner: opts.runner,
+    account: opts.account ?? DEFAULT_ACCOUNT,
+    now: () => new Date(),
+    ...(opts.kafkaAdmin ? { kafkaAdmin: opts.kafkaAdmin } : {}),
+  }
+  const handlerTimeout = opts.handlerTimeoutMs ?? HANDLER_TIMEOUT_MS
+
+  /** The handler's answer, awaited for at most handlerTimeout; a synchronous throw becomes a rejection. */
+  function answerOf(route: Route, request: ApiRequest): Promise<ApiResponse> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ApiError('ServiceUnavailableException', `${route.operation} did not finish within ${handlerTimeout} ms; it may still complete`)),
+        handlerTimeout,
+      )
+    })
+    const answer = new Promise<ApiResponse>((resolve) => resolve(route.handler(request, ctx)))
+    return Promise.race([answer, late]).finally(() => clearTimeout(timer))
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const method = req.method ?? 'GET'
@@ -196,7 +227,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (found instanceof ApiError) throw found
     const { region, accessKeyId } = credentialScope(req.headers.authorization, defaultRegion)
     const apiRequest: ApiRequest = { params: decodeParams(found.raw), query, body: parseJson(body), region, accessKeyId }
-    const answer: ApiResponse = found.route.handler(apiRequest, ctx)
+    const answer = await answerOf(found.route, apiRequest)
     const status = answer.status ?? 200
     logger.info({ requestId, operation: found.route.operation, status, region }, 'msk api request')
     send(res, requestId, status, answer.body)
