@@ -6,7 +6,7 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import kafkajs from 'kafkajs'
@@ -411,6 +411,27 @@ describe('reconciler: a cluster through its life', { timeout: 300_000 }, () => {
     assert.equal(lc.process(3).state, 'running')
     const seen = await readAll()
     assert.equal(new Set(seen).size, RECORDS)
+  })
+
+  it('a broker that keeps exiting: HEALING names it and its log; ACTIVE once it can start again', async () => {
+    const lc = provisioner.get(arn)!
+    const meta = path.join(lc.process(3).dataDir, 'meta.properties')
+    const original = readFileSync(meta, 'utf8')
+    // Another cluster's id: the broker refuses to start (its logs would be deleted), again and again.
+    writeFileSync(meta, original.replace(/cluster\.id=.*/, 'cluster.id=another-cluster'))
+    await lc.kill(3)
+    const deadline = Date.now() + 30_000
+    while (!/keeps exiting/.test(cluster().stateInfo?.message ?? '')) {
+      assert.ok(Date.now() < deadline, `no crash loop reported: ${cluster().state} ${JSON.stringify(cluster().stateInfo)}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    assert.equal(cluster().state, 'HEALING')
+    console.log(`# stateInfo while broker 3 crash-loops: ${cluster().stateInfo!.message}`)
+    assert.match(cluster().stateInfo!.message, /^broker 3 keeps exiting \(\d+ restarts while healing, last exit (code \d+|signal \w+) at [^)]+\); see .*broker-3.*process\.log$/)
+    writeFileSync(meta, original)
+    await waitState(store, arn, 'ACTIVE', 60_000)
+    assert.equal(cluster().stateInfo ?? null, null, 'stateInfo cleared once healed')
+    assert.equal(lc.process(3).state, 'running')
   })
 
   it('deletes the cluster: processes stopped, directory removed, record gone', async () => {

@@ -65,6 +65,8 @@ const silent: ReconcilerLogger = { info() {}, warn() {}, error() {} }
 const VERSION_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
 const THROTTLE_KEYS = ['follower.replication.throttled.rate', 'leader.replication.throttled.rate'] as const
 const VOLUME_KEY = 'volume.size.bytes'
+/** Restarts during one heal after which a process counts as crash-looping (stateInfo names it). */
+const CRASH_LOOP_RESTARTS = 3
 
 /** MSK's currentVersion look: 14 uppercase letters and digits. */
 export function newClusterVersion(): string {
@@ -984,14 +986,32 @@ export class Reconciler implements OperationRunner {
     this.wake(arn)
   }
 
+  /** A process restarted CRASH_LOOP_RESTARTS times or more during this heal: named in the cluster's stateInfo. */
+  #reportCrashLoop(arn: string, lc: LocalCluster, restartsBefore: ReadonlyMap<string, number>): void {
+    const looping = lc.status().filter((p) => p.state !== 'running' && p.restarts - (restartsBefore.get(`${p.role} ${p.id}`) ?? 0) >= CRASH_LOOP_RESTARTS)
+    if (looping.length === 0) return
+    const message = looping.map((p) => {
+      const exit = p.lastExit ? `last exit ${p.lastExit.signal ? `signal ${p.lastExit.signal}` : `code ${p.lastExit.code ?? 'unknown'}`} at ${p.lastExit.at}` : 'no exit recorded'
+      return `${p.role} ${p.id} keeps exiting (${p.restarts - (restartsBefore.get(`${p.role} ${p.id}`) ?? 0)} restarts while healing, ${exit}); see ${p.logFile}`
+    }).join('; ')
+    const c = this.#store.getCluster(arn)
+    if (c?.state === 'HEALING' && c.stateInfo?.message !== message) {
+      this.#store.updateCluster(arn, (x) => void (x.stateInfo = { code: 'HEALING', message }))
+      this.#log.warn({ cluster: c.name }, message)
+    }
+  }
+
   async #healOp(op: OperationRecord): Promise<void> {
     const arn = op.clusterArn
     const admin = this.#admin(arn)
     await this.#step(op, 'WAIT_FOR_PROCESSES', async () => {
       const lc = this.#lc(arn)
-      // The supervisor restarts the process (with back-off); wait as long as it takes.
+      const restartsBefore = new Map(lc.status().map((p) => [`${p.role} ${p.id}`, p.restarts]))
+      // The supervisor restarts the process (with back-off); wait as long as it takes, and say in
+      // stateInfo which process keeps exiting and where its log is, as an operator would look.
       while (lc.status().some((p) => p.state !== 'running')) {
         if (lc.status().some((p) => p.state === 'stopped')) await lc.start()
+        this.#reportCrashLoop(arn, lc, restartsBefore)
         await admin.pause(100)
       }
       // A restarted ZooKeeper node serves once it has rejoined the quorum (#checkZooKeepers restarts it).
