@@ -3,7 +3,8 @@
 // KafkaJS, a real Kafka client, checks what the cluster's Kafka says: topics created, listed
 // (prefix filter, nextToken), described (configs as base64 JSON), their partitions, updated
 // (configs, more partitions; fewer refused), deleted; the errors MSK names; policies with
-// optimistic concurrency.
+// optimistic concurrency. Then the server's async path with a fake admin: failures after an
+// await mapped to their HTTP errors, a handler that never settles answered 503 at its deadline.
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
+  CreateClusterCommand,
   CreateTopicCommand,
   DeleteClusterPolicyCommand,
   DeleteTopicCommand,
@@ -18,13 +20,18 @@ import {
   DescribeTopicPartitionsCommand,
   GetClusterPolicyCommand,
   KafkaClient,
+  ListClustersCommand,
   ListTopicsCommand,
   PutClusterPolicyCommand,
   UpdateTopicCommand,
 } from '@aws-sdk/client-kafka'
 import kafkajs from 'kafkajs'
+import { ClientError } from '../../cli/kafka-client.js'
+import { ErrorCode, KafkaError } from '../../protocol/errors.js'
+import type { ClusterAdmin } from '../cluster-admin.js'
 import { ControlPlane } from '../control-plane.js'
 import { createCluster, specOf, waitOperation } from '../test-support.js'
+import { startTestApi } from './testing.js'
 
 const { Kafka, logLevel } = kafkajs
 type KafkaJSAdmin = ReturnType<InstanceType<typeof Kafka>['admin']>
@@ -295,5 +302,56 @@ describe('MSK topics API and cluster policies on a real cluster', { timeout: 180
     const deleted = await failure(sdk.send(new GetClusterPolicyCommand({ ClusterArn: arn })))
     assert.equal(deleted.status, 404)
     await sdk.send(new DeleteClusterPolicyCommand({ ClusterArn: arn })) // none left: still answered
+  })
+})
+
+describe('async handlers: a late answer or a failure after an await', () => {
+  /** An admin whose Metadata fails (or never answers) the way `fail` says, after an await. */
+  const fakeAdmin = (fail: () => Promise<never>) => ({ topics: async () => { await new Promise((r) => setImmediate(r)); return fail() } }) as unknown as ClusterAdmin
+
+  it('maps a rejection after an await to its HTTP error, and answers 503 when the handler outlasts handlerTimeoutMs; the server keeps serving', async () => {
+    let fail: () => Promise<never> = () => Promise.reject(new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'slow'))
+    const api = await startTestApi({ handlerTimeoutMs: 300, kafkaAdmin: () => fakeAdmin(() => fail()) })
+    try {
+      const created = await api.client.send(new CreateClusterCommand({
+        ClusterName: 'fake',
+        KafkaVersion: '3.7.x.kraft',
+        NumberOfBrokerNodes: 3,
+        BrokerNodeGroupInfo: { ClientSubnets: ['a', 'b', 'c'], InstanceType: 'kafka.m5.large', StorageInfo: { EbsStorageInfo: { VolumeSize: 10 } } },
+      }))
+      const arn = created.ClusterArn as string
+      const creating = await failure(api.client.send(new ListTopicsCommand({ ClusterArn: arn })))
+      assert.equal(creating.status, 400, 'CREATING: no brokers to ask')
+      api.complete(arn)
+
+      const timedOut = await failure(api.client.send(new ListTopicsCommand({ ClusterArn: arn })))
+      assert.equal(timedOut.status, 409)
+      assert.equal(timedOut.name, 'KafkaTimeoutException')
+      assert.match(timedOut.message, /REQUEST_TIMED_OUT/)
+
+      fail = () => Promise.reject(new Error('Metadata: gave up', { cause: new ClientError('connection refused') }))
+      const unreachable = await failure(api.client.send(new DescribeTopicCommand({ ClusterArn: arn, TopicName: 't' })))
+      assert.equal(unreachable.status, 409)
+      assert.equal(unreachable.name, 'ClusterConnectivityException')
+
+      fail = () => Promise.reject(new TypeError('a bug'))
+      const bug = await failure(api.client.send(new ListTopicsCommand({ ClusterArn: arn })))
+      assert.equal(bug.status, 500)
+      assert.equal(bug.name, 'InternalServerErrorException')
+
+      fail = () => new Promise<never>(() => {}) // never settles
+      const t0 = Date.now()
+      const hung = await failure(api.client.send(new ListTopicsCommand({ ClusterArn: arn })))
+      assert.equal(hung.status, 503)
+      assert.equal(hung.name, 'ServiceUnavailableException')
+      assert.ok(Date.now() - t0 < 5000, 'answered at handlerTimeoutMs, not later')
+
+      // Bad input still fails before any await, as 400.
+      const badName = await failure(api.client.send(new CreateTopicCommand({ ClusterArn: arn, TopicName: 'no/slash?', PartitionCount: 1, ReplicationFactor: 1 })))
+      assert.equal(badName.status, 400)
+      assert.equal((await api.client.send(new ListClustersCommand({}))).ClusterInfoList?.length, 1)
+    } finally {
+      await api.close()
+    }
   })
 })
