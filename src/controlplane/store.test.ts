@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { openStore } from './store.js'
 import type { ClusterRecord, ConfigurationRecord, OperationRecord } from './model.js'
 
@@ -136,5 +137,41 @@ test('a transaction that throws leaves nothing behind; updating a missing record
     assert.throws(() => store.insertCluster(a), /UNIQUE/)
   } finally {
     store.close()
+  }
+})
+
+test('a version-1 file (before cluster policies) opens with its data, gains cluster_policies and is marked version 2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fjord-store-'))
+  const file = join(dir, 'controlplane.db')
+  try {
+    const c = cluster('old', '2024-01-01T00:00:00.000Z')
+    const first = openStore(file)
+    first.insertCluster(c)
+    first.close()
+    // Make it what Fjord wrote before schema 2: no cluster_policies table, version 1.
+    const raw = new Database(file)
+    raw.exec('DROP TABLE cluster_policies; UPDATE schema_version SET version = 1')
+    raw.close()
+
+    const store = openStore(file)
+    assert.equal(store.getCluster(c.arn)?.name, 'old')
+    assert.equal(store.getClusterPolicy(c.arn), undefined)
+    store.putClusterPolicy({ clusterArn: c.arn, policy: '{}', currentVersion: 'V1', updatedTime: '2024-01-02T00:00:00.000Z' })
+    assert.equal(store.getClusterPolicy(c.arn)?.currentVersion, 'V1')
+    store.close()
+    const check = new Database(file)
+    assert.equal((check.prepare('SELECT version FROM schema_version').get() as { version: number }).version, 2)
+    check.close()
+
+    const again = openStore(file)
+    assert.equal(again.getClusterPolicy(c.arn)?.policy, '{}')
+    assert.equal(again.deleteClusterPolicy(c.arn), true)
+    assert.equal(again.deleteClusterPolicy(c.arn), false)
+    again.putClusterPolicy({ clusterArn: c.arn, policy: '{}', currentVersion: 'V2', updatedTime: '2024-01-03T00:00:00.000Z' })
+    again.deleteCluster(c.arn)
+    assert.equal(again.getClusterPolicy(c.arn), undefined, 'a deleted cluster takes its policy with it')
+    again.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 })

@@ -153,6 +153,7 @@ function snapshot(api: TestApi): string {
     clusters,
     operations: clusters.map((c) => api.store.listOperations(c.arn)),
     scram: clusters.map((c) => api.store.listScramSecrets(c.arn)),
+    policies: clusters.map((c) => api.store.getClusterPolicy(c.arn) ?? null),
     configs,
     tags: configs.map((c) => api.store.getTags(c.arn)),
   })
@@ -372,6 +373,12 @@ function shape(w: World, operation: string, alt: boolean): Record<string, unknow
     case 'BatchAssociateScramSecret':
     case 'BatchDisassociateScramSecret':
       return { secretArnList: ['arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_fuzz', alt ? 'nope' : 'arn:aws:secretsmanager:us-east-1:123456789012:secret:other'] }
+    case 'PutClusterPolicy':
+      return alt ? { policy: '{"Version":"2012-10-17","Statement":[]}', currentVersion } : { policy: '{"Version":"2012-10-17","Statement":[]}' }
+    case 'CreateTopic':
+      return { topicName: `fuzz-${w.seq}`, partitionCount: 3, replicationFactor: alt ? 2 : 3, configs: Buffer.from('{"retention.ms":"60000"}').toString('base64') }
+    case 'UpdateTopic':
+      return alt ? { partitionCount: 6 } : { configs: Buffer.from('retention.ms=60000').toString('base64') }
     case 'FjordPutStorageAutoScaling':
       return alt ? { targetUtilization: 0 } : { targetUtilization: 60, maxVolumeSizeGiB: 16000, cooldownSeconds: 60 }
     default:

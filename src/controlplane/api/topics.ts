@@ -29,7 +29,7 @@
 import { ClientError } from '../../cli/kafka-client.js'
 import { KafkaError } from '../../protocol/errors.js'
 import { topicArn } from '../arn.js'
-import type { ClusterAdmin, TopicView } from '../cluster-admin.js'
+import { Aborted, type ClusterAdmin, type TopicView } from '../cluster-admin.js'
 import { ApiError, badRequest, notFound, type ApiErrorName } from '../errors.js'
 import type { ClusterRecord } from '../model.js'
 import type { ApiContext, ApiRequest, ApiResponse } from './context.js'
@@ -88,6 +88,7 @@ const KAFKA_ERRORS: Record<string, [ApiErrorName, string?]> = {
 export function kafkaFailure(err: unknown, what: string): unknown {
   let root = err
   while (root instanceof Error && !(root instanceof KafkaError) && !(root instanceof ClientError) && root.cause !== undefined) root = root.cause
+  if (root instanceof Aborted) return new ApiError('ServiceUnavailableException', `${what}: the control plane is closing`)
   if (root instanceof ClientError) {
     return new ApiError('ClusterConnectivityException', `${what}: the cluster's brokers cannot be reached (${root.message})`)
   }
