@@ -94,13 +94,8 @@ function broker(id: number): Broker {
   return brokers.get(id)!
 }
 
-async function raw<T>(id: number, fn: (c: TestClient) => Promise<T>): Promise<T> {
-  const c = await TestClient.connect(broker(id).host, broker(id).port)
-  try {
-    return await fn(c)
-  } finally {
-    await c.close()
-  }
+function raw<T>(id: number, fn: (c: TestClient) => Promise<T>): Promise<T> {
+  return TestClient.with(broker(id), fn)
 }
 
 /** IncrementalAlterConfigs v1 on one BROKER resource, sent to broker `via`: its error code and message. */

@@ -182,14 +182,8 @@ async function consumeValues(topic: string, committed: number[] = []): Promise<s
   return records.map((r) => r.value!.toString())
 }
 
-async function raw<T>(id: number, fn: (c: TestClient) => Promise<T>): Promise<T> {
-  const b = broker(id)
-  const c = await TestClient.connect(b.host, b.port)
-  try {
-    return await fn(c)
-  } finally {
-    await c.close()
-  }
+function raw<T>(id: number, fn: (c: TestClient) => Promise<T>): Promise<T> {
+  return TestClient.with(broker(id), fn)
 }
 
 function elect(id: number, version: number, electionType: number, topicPartitions: { topic: string; partitions: number[] }[] | null) {

@@ -78,13 +78,8 @@ function broker(id: number): Broker {
   return brokers.get(id)!
 }
 
-async function raw<T>(id: number, fn: (c: TestClient) => Promise<T>): Promise<T> {
-  const c = await TestClient.connect(broker(id).host, broker(id).port)
-  try {
-    return await fn(c)
-  } finally {
-    await c.close()
-  }
+function raw<T>(id: number, fn: (c: TestClient) => Promise<T>): Promise<T> {
+  return TestClient.with(broker(id), fn)
 }
 
 function kafka(): Kafka {

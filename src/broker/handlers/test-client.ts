@@ -23,6 +23,16 @@ export class TestClient {
     socket.on('close', () => this.fail(new Error('connection closed by the broker')))
   }
 
+  /** Runs `fn` with a client connected to `target` (a Broker), closed after. */
+  static async with<T>(target: { host: string; port: number }, fn: (c: TestClient) => Promise<T>): Promise<T> {
+    const c = await TestClient.connect(target.host, target.port)
+    try {
+      return await fn(c)
+    } finally {
+      await c.close()
+    }
+  }
+
   static connect(host: string, port: number): Promise<TestClient> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port }, () => {
