@@ -43,6 +43,8 @@ describe('control plane: an MSK cluster lifecycle with @aws-sdk/client-kafka', {
   let bootstrap = '';
   let topic = '';
   const sent = new Map<string, string>();
+  /** Where KafkaJS said each tracked record was written: `p<partition>@<offset>` (base offset + index in its batch). */
+  const ackedAt = new Map<string, string>();
   const states: string[] = [];
 
   before(async () => {
@@ -88,11 +90,19 @@ describe('control plane: an MSK cluster lifecycle with @aws-sdk/client-kafka', {
   async function produceTracked(producer: Producer, count: number, prefix: string): Promise<number> {
     const messages = Array.from({ length: count }, (_, i) => ({ key: `${prefix}-k${i % 97}`, value: `${prefix}-${i}`, partition: i % PARTITIONS }));
     const result = await producer.send({ topic, acks: -1, messages });
-    const written = new Set(result.filter((r) => r.errorCode === 0).map((r) => r.partition));
+    const written = new Map(result.filter((r) => r.errorCode === 0).map((r) => [r.partition, Number(r.baseOffset)]));
     let dropped = 0;
+    const index = new Map<number, number>();
     for (const m of messages) {
-      if (written.has(m.partition)) sent.set(m.value, m.key);
-      else dropped++;
+      const base = written.get(m.partition);
+      if (base === undefined) {
+        dropped++;
+        continue;
+      }
+      sent.set(m.value, m.key);
+      const i = index.get(m.partition) ?? 0;
+      index.set(m.partition, i + 1);
+      ackedAt.set(m.value, `p${m.partition}@${base + i}`);
     }
     return dropped;
   }
@@ -121,7 +131,15 @@ describe('control plane: an MSK cluster lifecycle with @aws-sdk/client-kafka', {
       // Where are they? A full read with another client (kcat) tells a lost record from a consumer that skipped it.
       const read = await readTopic(bootstrap, topic, 60_000).catch(() => []);
       const inLog = new Map(read.map((r) => [r.v, r]));
-      process.stderr.write(`missing from the KafkaJS read: ${missing.slice(0, 40).map((v) => `${v}${inLog.has(v) ? `(kcat: p${inLog.get(v)!.p}@${inLog.get(v)!.o})` : '(kcat: absent)'}`).join(' ')}\n`);
+      const atOffset = new Map(read.map((r) => [`p${r.p}@${r.o}`, r.v]));
+      // An acknowledged offset holding another record: the broker lost the acknowledged one; an
+      // offset beyond the log: KafkaJS reported a write that never happened.
+      const where = (v: string) => {
+        const at = ackedAt.get(v);
+        const found = at === undefined ? 'untracked' : atOffset.has(at) ? `holds ${atOffset.get(at)}` : 'not in the log'
+        return `acked at ${at ?? '?'} (${found})`
+      };
+      process.stderr.write(`missing from the KafkaJS read: ${missing.slice(0, 40).map((v) => `${v}${inLog.has(v) ? `(kcat: p${inLog.get(v)!.p}@${inLog.get(v)!.o})` : `(kcat: absent; ${where(v)})`}`).join(' ')}\n`);
       const byP = new Map<number, number[]>();
       for (const r of read) (byP.get(r.p) ?? byP.set(r.p, []).get(r.p)!).push(r.o);
       process.stderr.write(`kcat read ${read.length}; per partition: ${[...byP].map(([p, o]) => `p${p}: ${o.length} [${Math.min(...o)}..${Math.max(...o)}]`).join(', ')}\n`);
