@@ -28,6 +28,9 @@
  * through the new leader; the controller gives partition 0 back to X (its preferred leader).
  * Then leadership of partition 0 moves round the replicas a few more times under both producers
  * (its replica order rotated with AlterPartitionReassignments; the balance check follows).
+ * librdkafka 2.0.2 may kill the majority producer with a fatal "sequence desynchronization" when its
+ * batch in flight at the cut never reached the followers (a client bug, see sequenceDesyncOf): the
+ * test then checks the new leader was right to refuse the batch, and a new producer takes over.
  * Checked:
  *  - every acknowledged record of either producer is in a full read (kcat) once, at its
  *    acknowledged offset, each producer's records in its order, every produced record
@@ -82,6 +85,8 @@ const MIN_CUT_MS = 20_000;
 /** Leadership moves of partition 0 after the heal (replica order rotated). */
 const ROTATIONS = 6;
 const MAJORITY_ID = 'majority-producer';
+/** Value prefixes of the majority producer and of the one replacement it may get (sequenceDesyncOf). */
+const MAJORITY_PREFIXES = ['m', 'n'];
 const MINORITY_ID = 'minority-producer';
 
 // ------------------------------------------------------------------------------------------ cluster behind proxies
@@ -349,6 +354,21 @@ function orderProblems(read: { p: number; o: number; v: string }[], prefix: stri
   return problems;
 }
 
+/**
+ * librdkafka 2.0.2's idempotent producer (Debian's) after a request timed out: it assumes the
+ * timed-out batch was written ("possibly persisted"), moves its expected sequence past it, and
+ * when the next batch reaches a new leader that never had the timed-out one, the broker's
+ * OUT_OF_ORDER_SEQUENCE_NUMBER becomes a fatal "sequence desynchronization" error (any broker
+ * answers so; librdkafka fixed it in 2.3.0: confluentinc/librdkafka#4438). It happens when the
+ * batch in flight at the cut had not reached the followers yet. Returns what the fatal error
+ * names: the producer, the refused batch and the timed-out one.
+ */
+function sequenceDesyncOf(stderr: string): { pid: number; broker: number; partition: number; refusedBaseSeq: number; timedOut: [number, number] } | undefined {
+  const m = /Fatal error: Broker: Broker received an out of order sequence number: ProduceRequest for \S+ \[(\d+)\] with \d+ message\(s\) failed due to sequence desynchronization with broker (\d+) \(PID\{Id:(\d+),Epoch:\d+\}, base seq (\d+),.*last partition error _TIMED_OUT \(actions [A-Za-z,]*MsgPossiblyPersisted[A-Za-z,]*, base seq (\d+)\.\.(\d+)/.exec(stderr);
+  if (!m) return undefined;
+  return { partition: Number(m[1]), broker: Number(m[2]), pid: Number(m[3]), refusedBaseSeq: Number(m[4]), timedOut: [Number(m[5]), Number(m[6])] };
+}
+
 // ------------------------------------------------------------------------------------------ the test
 
 describe('replication: network partition of a leader', { timeout: 900_000 }, () => {
@@ -372,6 +392,7 @@ describe('replication: network partition of a leader', { timeout: 900_000 }, () 
   it('a leader cut off from the controller, its followers and most clients acknowledges nothing; a new leader takes over; after the heal the old one truncates, rejoins and leads again; no acked record lost or duplicated', { timeout: 840_000 }, async (t) => {
     const { h: c, net, inbound } = pc!;
     let diskWatcher: NodeJS.Timeout | undefined;
+    let desyncWatcher: NodeJS.Timeout | undefined;
     let dumpOnFailure = () => {};
     await c.explain(async () => {
       try {
@@ -420,11 +441,20 @@ describe('replication: network partition of a leader', { timeout: 900_000 }, () 
         // One request in flight: with more, librdkafka 2.0.2 turns the timeout of a request the
         // cut-off leader never answered into a fatal "sequence desynchronization" when the next
         // batch reaches the new leader first (librdkafka bug, fixed in 2.3.0: confluentinc/librdkafka#4438).
-        const majorityRun = startFaultProducer(['--bootstrap', c.bootstrap, '--topic', topic, '--prefix', 'm', '--client-id', MAJORITY_ID, '--rate', String(MAJORITY_RATE), '--partitions', String(PARTITIONS), '--request-timeout-ms', '15000', '--socket-timeout-ms', '20000', '--max-in-flight', '1']);
-        runs.push(majorityRun);
+        const startMajority = (prefix: string) => {
+          const run = startFaultProducer(['--bootstrap', c.bootstrap, '--topic', topic, '--prefix', prefix, '--client-id', MAJORITY_ID, '--rate', String(MAJORITY_RATE), '--partitions', String(PARTITIONS), '--request-timeout-ms', '15000', '--socket-timeout-ms', '20000', '--max-in-flight', '1']);
+          runs.push(run);
+          return run;
+        };
+        // The majority producer, and its replacement if librdkafka's bug (sequenceDesyncOf) kills it.
+        const majorityRuns = [startMajority(MAJORITY_PREFIXES[0]!)];
+        const majorityRun = majorityRuns[0]!;
+        const majorityAcks = () => majorityRuns.flatMap((r) => r.acks);
+        const replaced: string[] = [];
+        const replacementProblems: string[] = [];
         let minorityRun: ProducerRun | undefined;
         dumpOnFailure = () => {
-          for (const [name, r] of [['majority', majorityRun], ['minority', minorityRun]] as const) {
+          for (const [name, r] of [...majorityRuns.map((r, i) => [`majority #${i + 1}`, r] as const), ['minority', minorityRun] as const]) {
             if (!r) continue;
             const last = r.acks[r.acks.length - 1];
             process.stderr.write(`\n----- ${name} producer: ${r.acks.length} acks (last ${last ? `p${last.p}@${last.o} ${last.v} at ${time(last.ms)}` : 'none'}), produced ${r.produced} -----\n`);
@@ -454,6 +484,23 @@ describe('replication: network partition of a leader', { timeout: 900_000 }, () 
         const minority = startFaultProducer(['--bootstrap', inbound.get(x)!.address, '--topic', topic, '--prefix', 'x', '--client-id', MINORITY_ID, '--rate', String(MINORITY_RATE), '--partition', String(VICTIM_PARTITION), '--request-timeout-ms', '10000']);
         runs.push(minority);
         minorityRun = minority;
+        // Watches the majority producer for librdkafka's sequence desynchronization (not the
+        // broker's fault, see sequenceDesyncOf): checks that the broker was right to refuse the
+        // batch (the new leader never had the timed-out one), then a new producer (a new producer
+        // id, the next value prefix) takes over. Any other death fails the test in finish().
+        desyncWatcher = setInterval(() => {
+          const current = majorityRuns[majorityRuns.length - 1]!;
+          const desync = sequenceDesyncOf(current.client.stderr());
+          if (!desync || majorityRuns.length >= MAJORITY_PREFIXES.length) return;
+          const own = diskRecords(replicaLogBytes(c, desync.broker, topic, desync.partition)).filter((r) => r.producerId === desync.pid);
+          const lastSeq = own.length ? Math.max(...own.map((r) => r.sequence)) : -1;
+          if (lastSeq !== desync.timedOut[0] - 1) {
+            replacementProblems.push(`broker ${desync.broker} refused sequence ${desync.refusedBaseSeq} of producer ${desync.pid} on p${desync.partition} as out of order, but its log holds that producer's sequences up to ${lastSeq} (the timed-out batch was ${desync.timedOut.join('..')})`);
+          }
+          current.client.kill();
+          replaced.push(`${time(Date.now())}: producer ${desync.pid} stopped by librdkafka's sequence desynchronization (refused base seq ${desync.refusedBaseSeq} on broker ${desync.broker}, whose log ends at that producer's seq ${lastSeq}; timed-out batch ${desync.timedOut.join('..')}), a new producer took over`);
+          majorityRuns.push(startMajority(MAJORITY_PREFIXES[majorityRuns.length]!));
+        }, 100);
         t.diagnostic(`cut at ${new Date(cutAt).toISOString()}: broker ${x} + the minority producer | controller, brokers ${majority.join(', ')}, the majority producer; broker ${x}'s log of p${VICTIM_PARTITION} ends at ${xEndAtCut} (leader epoch ${oldEpoch}); ${majorityRun.acks.length} acks so far`);
 
         views = await waitForViews(
@@ -473,8 +520,8 @@ describe('replication: network partition of a leader', { timeout: 900_000 }, () 
         const xView = await topicView(c.broker(x).address, topic);
         t.diagnostic(`broker ${x}'s own view during the cut (asked directly, not through the network): ${describeView(xView)}`);
 
-        await waitUntil(`the majority producer acknowledged on p${VICTIM_PARTITION} after the election`, 180_000, () => majorityRun.acks.some((a) => a.p === VICTIM_PARTITION && a.ms > electedAt));
-        const resumedAt = Math.min(...majorityRun.acks.filter((a) => a.p === VICTIM_PARTITION && a.ms > cutAt + 1000).map((a) => a.ms));
+        await waitUntil(`the majority producer acknowledged on p${VICTIM_PARTITION} after the election`, 180_000, () => majorityAcks().some((a) => a.p === VICTIM_PARTITION && a.ms > electedAt));
+        const resumedAt = Math.min(...majorityAcks().filter((a) => a.p === VICTIM_PARTITION && a.ms > cutAt + 1000).map((a) => a.ms));
         t.diagnostic(`the majority producer's records on p${VICTIM_PARTITION} acknowledged again ${resumedAt - cutAt} ms after the cut (${resumedAt - electedAt} ms after the election was seen)`);
 
         // X takes the minority producer's records (its log grows) but cannot commit them
@@ -536,9 +583,15 @@ describe('replication: network partition of a leader', { timeout: 900_000 }, () 
         const finalViewAfterMoves = [...views.values()][0]!;
 
         // ---- stop producing
-        const problems = [...(await finish(t, 'majority', majorityRun)), ...(await finish(t, 'minority', minority))];
-        const gapMajority = largestGap(majorityRun.acks.filter((a) => a.p === VICTIM_PARTITION && a.ms >= cutAt - 1000).map((a) => a.ms));
-        const gapOthers = largestGap(majorityRun.acks.filter((a) => a.p !== VICTIM_PARTITION && a.ms >= cutAt - 1000).map((a) => a.ms));
+        if (desyncWatcher) clearInterval(desyncWatcher);
+        for (const r of replaced) t.diagnostic(`majority producer replaced: ${r}`);
+        assert.deepEqual(replacementProblems, [], 'the out-of-order refusals that killed a majority producer');
+        // A replaced producer died by the client's bug: its records it never had acknowledged are
+        // not counted (the full read below must not hold them); the last one must end cleanly.
+        for (const r of majorityRuns.slice(0, -1)) r.client.kill();
+        const problems = [...(await finish(t, 'majority', majorityRuns[majorityRuns.length - 1]!)), ...(await finish(t, 'minority', minority))];
+        const gapMajority = largestGap(majorityAcks().filter((a) => a.p === VICTIM_PARTITION && a.ms >= cutAt - 1000).map((a) => a.ms));
+        const gapOthers = largestGap(majorityAcks().filter((a) => a.p !== VICTIM_PARTITION && a.ms >= cutAt - 1000).map((a) => a.ms));
         t.diagnostic(
           `longest pauses between acknowledgements from 1 s before the cut: majority p${VICTIM_PARTITION} ${gapMajority.gapMs} ms (from +${gapMajority.fromMs - cutAt} ms), ` +
             `majority other partitions ${gapOthers.gapMs} ms (from +${gapOthers.fromMs - cutAt} ms)`,
@@ -547,13 +600,13 @@ describe('replication: network partition of a leader', { timeout: 900_000 }, () 
 
         // ---- what was read, what was acknowledged
         watchDisks();
-        const acks: Ack[] = [...majorityRun.acks, ...minority.acks];
+        const acks: Ack[] = [...majorityAcks(), ...minority.acks];
         // Implicit acknowledgements (librdkafka: a later record of the partition was acknowledged
         // while this one's request had no answer) carry no offset: checked by value only.
         const withOffset = acks.filter((a) => a.o >= 0);
         const read = await readTopic(c.bootstrap, topic);
         const check = checkAcked(withOffset, read, { numericOrder: false });
-        t.diagnostic(`full read: ${read.length} records (${majorityRun.acks.length} + ${minority.acks.length} acknowledged, ${acks.length - withOffset.length} of them implicitly, without an offset)`);
+        t.diagnostic(`full read: ${read.length} records (${majorityAcks().length} + ${minority.acks.length} acknowledged, ${acks.length - withOffset.length} of them implicitly, without an offset)`);
         const readValues = new Set(read.map((r) => r.v));
         const lost = acks.filter((a) => !readValues.has(a.v));
         assert.deepEqual(
@@ -563,10 +616,16 @@ describe('replication: network partition of a leader', { timeout: 900_000 }, () 
         );
         assert.deepEqual(check.moved, [], 'acknowledged records not at their acknowledged offset');
         assert.deepEqual(check.duplicates, [], `${check.duplicateCount} duplicated values`);
-        assert.deepEqual(orderProblems(read, 'm'), [], 'the majority producer\'s records out of order');
+        for (const prefix of MAJORITY_PREFIXES) assert.deepEqual(orderProblems(read, prefix), [], `the majority producer's records (${prefix}) out of order`);
         assert.deepEqual(orderProblems(read, 'x'), [], 'the minority producer\'s records out of order');
         assert.deepEqual(problems, [], 'the producers');
-        assert.equal(read.length, acks.length, 'the read holds exactly the acknowledged records');
+        // A replaced producer's records that were in flight when it died may be written without an
+        // acknowledgement (as with any client that dies): allowed, once each, for that producer only.
+        const ackedValues = new Set(acks.map((a) => a.v));
+        const replacedPrefixes = MAJORITY_PREFIXES.slice(0, majorityRuns.length - 1);
+        const unackedOfReplaced = read.filter((r) => !ackedValues.has(r.v) && replacedPrefixes.some((p) => r.v.startsWith(p)));
+        if (replacedPrefixes.length) t.diagnostic(`records of the replaced majority producer written without an acknowledgement: ${unackedOfReplaced.length}`);
+        assert.equal(read.length, acks.length + unackedOfReplaced.length, 'the read holds exactly the acknowledged records');
 
         // ---- X could not acknowledge: its tail beyond the final log was never acknowledged
         const finalAt = new Map(read.filter((r) => r.p === VICTIM_PARTITION).map((r) => [r.o, r.v]));
@@ -577,7 +636,7 @@ describe('replication: network partition of a leader', { timeout: 900_000 }, () 
         t.diagnostic(`broker ${x}'s log of p${VICTIM_PARTITION} at the heal: ${epochsOf(xLogAtHeal)}; the final leader's: ${epochsOf(leaderLog)}`);
         t.diagnostic(
           `broker ${x}'s divergent tail at the heal: ${tail.length} records from offset ${divergence} ` +
-            `(${tail.filter((r) => r.value?.startsWith('x')).length} of the minority producer, ${tail.filter((r) => r.value?.startsWith('m')).length} of the majority's; leader epochs ${[...new Set(tail.map((r) => r.epoch))].join(', ')})`,
+            `(${tail.filter((r) => r.value?.startsWith('x')).length} of the minority producer, ${tail.filter((r) => MAJORITY_PREFIXES.some((p) => r.value?.startsWith(p))).length} of the majority's; leader epochs ${[...new Set(tail.map((r) => r.epoch))].join(', ')})`,
         );
         assert.ok(tail.length > 0, `broker ${x} appended records during the cut that the final log does not hold at those offsets`);
         assert.ok(tail.every((r) => r.epoch === oldEpoch), `the divergent tail is in broker ${x}'s old leader epoch ${oldEpoch}: ${epochsOf(tail)}`);
@@ -613,6 +672,7 @@ describe('replication: network partition of a leader', { timeout: 900_000 }, () 
         throw e;
       } finally {
         if (diskWatcher) clearInterval(diskWatcher);
+        if (desyncWatcher) clearInterval(desyncWatcher);
       }
     });
   });

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--bootstrap', required=True)
@@ -137,6 +137,10 @@ while not state['fatal'] and not stop.is_set():
         except BufferError:
             p.poll(0.05)
             continue
+        except KafkaException as e:
+            # a fatal error (raised here before error_cb has run): stop producing, report it
+            state['fatal'] = '%s: %s' % (e.args[0].name(), e.args[0].str())
+            break
         n += 1
     p.poll(0.01)
     if time.time() - last_progress >= 1.0:
