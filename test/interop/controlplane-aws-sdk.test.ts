@@ -43,6 +43,8 @@ describe('control plane: an MSK cluster lifecycle with @aws-sdk/client-kafka', {
   let bootstrap = '';
   let topic = '';
   const sent = new Map<string, string>();
+  /** Records of sends KafkaJS dropped or failed: never acknowledged, possibly written (value → key). */
+  const unacknowledged = new Map<string, string>();
   /** Where KafkaJS said each tracked record was written: `p<partition>@<offset>` (base offset + index in its batch). */
   const ackedAt = new Map<string, string>();
   const states: string[] = [];
@@ -85,11 +87,19 @@ describe('control plane: an MSK cluster lifecycle with @aws-sdk/client-kafka', {
    * KafkaJS 2.2.4 can resolve a send without writing the partitions whose leader moved, during
    * its retry, to a broker that had already answered that send (its retry only goes to brokers
    * without an answer: tulios/kafkajs#1303, fix proposed in #1798); the answer then lacks those
-   * partitions, and the records are not in the log. Returns how many records were dropped so.
+   * partitions, though their first attempt may have been written. Returns how many records were
+   * dropped so. Dropped records, and those of a send that fails, count as unacknowledged: a read
+   * may or may not hold them.
    */
   async function produceTracked(producer: Producer, count: number, prefix: string): Promise<number> {
     const messages = Array.from({ length: count }, (_, i) => ({ key: `${prefix}-k${i % 97}`, value: `${prefix}-${i}`, partition: i % PARTITIONS }));
-    const result = await producer.send({ topic, acks: -1, messages });
+    let result: Awaited<ReturnType<Producer['send']>>;
+    try {
+      result = await producer.send({ topic, acks: -1, messages });
+    } catch (e) {
+      for (const m of messages) unacknowledged.set(m.value, m.key);
+      throw e;
+    }
     const written = new Map(result.filter((r) => r.errorCode === 0).map((r) => [r.partition, Number(r.baseOffset)]));
     let dropped = 0;
     const index = new Map<number, number>();
@@ -97,6 +107,7 @@ describe('control plane: an MSK cluster lifecycle with @aws-sdk/client-kafka', {
       const base = written.get(m.partition);
       if (base === undefined) {
         dropped++;
+        unacknowledged.set(m.value, m.key);
         continue;
       }
       sent.set(m.value, m.key);
@@ -145,7 +156,9 @@ describe('control plane: an MSK cluster lifecycle with @aws-sdk/client-kafka', {
       process.stderr.write(`kcat read ${read.length}; per partition: ${[...byP].map(([p, o]) => `p${p}: ${o.length} [${Math.min(...o)}..${Math.max(...o)}]`).join(', ')}\n`);
     }
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${sent.size} records missing`);
-    for (const [v, k] of seen) assert.equal(sent.get(v), k, `key of ${v}`);
+    if (unacknowledged.size > 0) process.stderr.write(`unacknowledged records (dropped or failed sends): ${unacknowledged.size}, of them read: ${[...unacknowledged.keys()].filter((v) => seen.has(v)).length}\n`);
+    // nothing read that was never sent, each with its key; an unacknowledged record may be there
+    for (const [v, k] of seen) assert.equal(sent.get(v) ?? unacknowledged.get(v), k, `key of ${v}`);
   }
 
   it('CreateClusterV2 (provisioned) → ACTIVE; KafkaJS produces and consumes through GetBootstrapBrokers', async (t) => {
