@@ -194,14 +194,15 @@ export class Broker {
   /**
    * Changes a layer of dynamic configs (IncrementalAlterConfigs: `replace` false, a null value
    * deletes its key; AlterConfigs: `replace` true) once its keys are known to be dynamic: the values
-   * are checked here (INVALID_CONFIG), then the controller records the layer. Resolves once this
-   * broker runs with it: the controller's metadata push arrives before its answer.
+   * are checked here (INVALID_CONFIG), and a validate-only request ends there; otherwise the
+   * controller records the layer. Resolves once this broker runs with it: the controller's
+   * metadata push arrives before its answer.
    */
   async alterDynamicConfigs(scope: DynamicScope, changes: ReadonlyMap<string, string | null>, replace: boolean, validateOnly: boolean): Promise<void> {
     for (const [name, value] of changes) if (value !== null) validateDynamicSetting(name, value)
     if (validateOnly) return
     const resource = scope === 'default' ? '' : String(this.brokerId)
-    await this.link.call('alterBrokerConfigs', { resource, changes: Object.fromEntries(changes), replace, validateOnly })
+    await this.link.call('alterBrokerConfigs', { resource, changes: Object.fromEntries(changes), replace })
   }
 
   /**

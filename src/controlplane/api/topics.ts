@@ -27,6 +27,7 @@
 // error's name in the message.
 
 import { ClientError } from '../../cli/kafka-client.js'
+import { validateTopicName } from '../../controller/topic-names.js'
 import { KafkaError } from '../../protocol/errors.js'
 import { topicArn } from '../arn.js'
 import { Aborted, type ClusterAdmin, type TopicView } from '../cluster-admin.js'
@@ -42,8 +43,6 @@ export const KAFKA_DEADLINE_MS = 20_000
 export const MAX_PARTITIONS = 10_000
 /** Kafka's replication factor is an int16. */
 const MAX_REPLICATION_FACTOR = 32_767
-/** Kafka's rule for topic names. */
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
 
 type Status = 'CREATING' | 'UPDATING' | 'DELETING' | 'ACTIVE'
 
@@ -116,9 +115,12 @@ function deadline(): number {
 
 // ---- members -----------------------------------------------------------------------------------
 
+/** Kafka's rule for topic names (the brokers' own check), refused here before Kafka is asked. */
 function checkTopicName(name: string, member = 'topicName'): string {
-  if (!TOPIC_NAME.test(name) || name === '.' || name === '..') {
-    fail(member, `must be 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..' (got ${JSON.stringify(name.slice(0, 300))})`)
+  try {
+    validateTopicName(name)
+  } catch (err) {
+    fail(member, `is not a valid topic name: ${(err as Error).message.slice(0, 400)}`)
   }
   return name
 }
